@@ -1,0 +1,32 @@
+# Two commands matter: `make run` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CRBIO  := $(VENV)/bin/crbio
+
+.PHONY: run test examples bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+## run: install, ingest the example documents, serve http://127.0.0.1:8000/fhir (SQLite)
+run: $(VENV)/.installed
+	$(CRBIO) serve --host 127.0.0.1 --port 8000 --ingest fhir_examples
+
+## test: install and run the whole test suite
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+## examples: regenerate fhir_examples/*.json from fhir_examples/*.xml
+examples: $(VENV)/.installed
+	$(CRBIO) convert fhir_examples -o fhir_examples --pretty
+
+## bench: conversion speed against lxml parse-only speed
+bench: $(VENV)/.installed
+	$(PY) bench/convert.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

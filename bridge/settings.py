@@ -1,0 +1,95 @@
+"""Configuration from the environment: one place that reads BRIDGE_* variables.
+
+BRIDGE_DATABASE_URL   sqlite:///path (default sqlite:///./data/crbio.sqlite3) or postgresql://…
+BRIDGE_SMT_URL        the SMT FHIR base (default https://smt.esante.gouv.fr/fhir)
+BRIDGE_SMT_USERNAME   with BRIDGE_SMT_PASSWORD: SMT Keycloak account (anonymous without)
+BRIDGE_SMT_TOKEN_URL  the Keycloak token endpoint (default: the SMT's)
+BRIDGE_SMT_TIMEOUT    seconds (default 5)
+BRIDGE_OFFLINE        1 to never call the SMT
+BRIDGE_API_KEYS       static API keys, stored hashed: "name:sha256-hex:read+write,name:hex:read"
+                      (`crbio hash-key` prints such an entry for a new key)
+BRIDGE_OIDC_ISSUER    accept JWTs from this issuer (Keycloak realm, Pro Santé Connect…)
+BRIDGE_OIDC_JWKS_URL  its signing keys (default: the issuer's openid-configuration jwks_uri)
+BRIDGE_OIDC_AUDIENCE  the audience tokens must carry (optional)
+BRIDGE_MAX_DOCUMENT_BYTES  largest CDA accepted (default 50 MB)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ApiKey", "Settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/crbio.sqlite3"
+DEFAULT_SMT_URL = "https://smt.esante.gouv.fr/fhir"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    name: str
+    sha256: str  # hex digest of the key: the key itself is never stored
+    scopes: frozenset[str]
+
+
+def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
+    """ "reader:<hex>:read,ingest:<hex>:read+write" → ApiKey entries."""
+    keys = []
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        name, _, rest = entry.partition(":")
+        digest, _, scopes = rest.partition(":")
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest.lower()):
+            raise ValueError(f"BRIDGE_API_KEYS entry {name!r}: expected name:sha256-hex:scopes")
+        keys.append(
+            ApiKey(
+                name, digest.lower(), frozenset(s for s in scopes.replace("+", " ").split() if s)
+            )
+        )
+    return tuple(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    smt_url: str = DEFAULT_SMT_URL
+    smt_username: str | None = None
+    smt_password: str | None = field(default=None, repr=False)
+    smt_token_url: str | None = None
+    smt_timeout: float = 5.0
+    offline: bool = False
+    api_keys: tuple[ApiKey, ...] = ()
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    max_document_bytes: int = 50 * 1024 * 1024
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        env = os.environ
+        return cls(
+            database_url=env.get("BRIDGE_DATABASE_URL", DEFAULT_DATABASE_URL),
+            smt_url=env.get("BRIDGE_SMT_URL", DEFAULT_SMT_URL),
+            smt_username=env.get("BRIDGE_SMT_USERNAME") or None,
+            smt_password=env.get("BRIDGE_SMT_PASSWORD") or None,
+            smt_token_url=env.get("BRIDGE_SMT_TOKEN_URL") or None,
+            smt_timeout=float(env.get("BRIDGE_SMT_TIMEOUT", "5")),
+            offline=env.get("BRIDGE_OFFLINE", "") in ("1", "true", "yes"),
+            api_keys=parse_api_keys(env.get("BRIDGE_API_KEYS", "")),
+            oidc_issuer=env.get("BRIDGE_OIDC_ISSUER") or None,
+            oidc_jwks_url=env.get("BRIDGE_OIDC_JWKS_URL") or None,
+            oidc_audience=env.get("BRIDGE_OIDC_AUDIENCE") or None,
+            max_document_bytes=int(env.get("BRIDGE_MAX_DOCUMENT_BYTES", 50 * 1024 * 1024)),
+        )
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.api_keys or self.oidc_issuer)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The file of a sqlite:/// URL; None for another database."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url[len(prefix) :])
+        return None
