@@ -1,0 +1,138 @@
+"""Safe parsing of CDA bytes.
+
+The parser never resolves entities, never loads a DTD and never touches the
+network or the file system; any DOCTYPE is refused outright. The size cap comes
+first so that nothing unbounded is parsed. `huge_tree` is on because a PDF copy
+of a report easily exceeds libxml2's 10 MB text-node limit; the size cap and the
+DOCTYPE refusal are what keep parsing bounded.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from lxml import etree
+
+from bridge.errors import (
+    DocumentTooLargeError,
+    MalformedXmlError,
+    NotCdaError,
+    UnsafeXmlError,
+)
+
+__all__ = ["DEFAULT_MAX_BYTES", "V3", "declares_doctype", "find_clinical_document", "parse_xml"]
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+V3 = "urn:hl7-org:v3"
+_CLINICAL_DOCUMENT = f"{{{V3}}}ClinicalDocument"
+_LOCATION_SUFFIX = re.compile(r", line \d+, column \d+$")
+
+# lxml parsers keep per-parse state: one per thread.
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=True,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        _local.parser = parser
+    return parser
+
+
+def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+    """Parse bytes into an lxml root element, refusing anything unsafe.
+
+    The declared encoding (UTF-8, ISO-8859-1, UTF-16 with its BOM…) is honoured.
+
+    Raises:
+        DocumentTooLargeError: more than `max_bytes` bytes.
+        MalformedXmlError: not well-formed; the error carries line and column.
+        UnsafeXmlError: a DOCTYPE is declared.
+    """
+    if len(data) > max_bytes:
+        raise DocumentTooLargeError(len(data), max_bytes)
+    if declares_doctype(data):
+        raise UnsafeXmlError(_DOCTYPE_REFUSED)
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (None, None)
+        message = _LOCATION_SUFFIX.sub("", exc.msg or "syntax error")
+        raise MalformedXmlError(message, line, column) from exc
+    if root.getroottree().docinfo.doctype:  # an encoding the prolog scan cannot read
+        raise UnsafeXmlError(_DOCTYPE_REFUSED)
+    return root
+
+
+_DOCTYPE_REFUSED = (
+    "the document declares a DOCTYPE; DTDs and entities are refused "
+    "(they allow entity expansion and external reads)"
+)
+# How a UTF-16 document starts: with a byte order mark, or "<?" in either byte order
+_UTF16 = {
+    b"\xff\xfe": "utf-16",
+    b"\xfe\xff": "utf-16",
+    b"<\x00": "utf-16-le",
+    b"\x00<": "utf-16-be",
+}
+
+
+def declares_doctype(data: bytes) -> bool:
+    """True when a DOCTYPE comes before the first element, past comments and PIs.
+
+    Checked on the raw bytes before libxml2 sees the document, so that entity
+    declarations are never parsed at all (libxml2 would otherwise report an entity
+    bomb as a well-formedness error rather than an unsafe document).
+
+    >>> declares_doctype(b'<?xml version="1.0"?><!-- c --><!DOCTYPE x [<!ENTITY a "b">]><x/>')
+    True
+    >>> declares_doctype(b'<?xml version="1.0"?><!-- <!DOCTYPE x> --><x/>')
+    False
+    """
+    codec = _UTF16.get(data[:2])
+    if codec is not None:
+        data = data.decode(codec, errors="replace").encode("utf-8")
+    position = 0
+    while True:
+        start = data.find(b"<", position)
+        if start < 0:
+            return False
+        if data.startswith(b"<!--", start):
+            end, skip = data.find(b"-->", start + 4), 3
+        elif data.startswith(b"<?", start):
+            end, skip = data.find(b"?>", start + 2), 2
+        else:
+            return data.startswith(b"<!DOCTYPE", start)
+        if end < 0:
+            return False
+        position = end + skip
+
+
+def find_clinical_document(root: etree._Element) -> etree._Element:
+    """The HL7 v3 ClinicalDocument: the root itself, or one nested inside it.
+
+    "Auto-presentable" 2021 files wrap the ClinicalDocument in an
+    `xsl:stylesheet`; the document is found wherever it is nested.
+    """
+    if root.tag == _CLINICAL_DOCUMENT:
+        return root
+    nested = next(root.iter(_CLINICAL_DOCUMENT), None)
+    if nested is not None:
+        return nested
+    found = etree.QName(root).localname if isinstance(root.tag, str) else str(root.tag)
+    namespace = etree.QName(root).namespace if isinstance(root.tag, str) else None
+    if found == "ClinicalDocument":
+        raise NotCdaError(
+            f"ClinicalDocument is in namespace {namespace or '(none)'}, not {V3}: not HL7 CDA R2"
+        )
+    where = f" in namespace {namespace}" if namespace else ""
+    raise NotCdaError(f"root element <{found}>{where} is not an HL7 CDA R2 ClinicalDocument")
