@@ -1,0 +1,242 @@
+"""Converting a result and its reference ranges to another unit (brief §7).
+
+Three paths, tried in this order:
+
+1. the lab already gave the result in that unit (a 2021-style second unit, kept as
+   an Observation.component): that value is used, nothing is converted;
+2. same dimension (g/L ⇔ g/dL): UCUM, the LOINC code is kept;
+3. mass ⇔ moles: the JDV correspondence of the LOINC code gives the target code and
+   the factor of that direction; the result's unit must be the JDV row's unit (a
+   unit of the same dimension is first brought to it by UCUM, exactly). Never a
+   molar mass, never silently.
+
+Converted values are rounded to the significant digits of the value converted,
+and never fewer than three (0.95 g/L → 5.27 mmol/L; 0.63 → 3.50). The converted
+Observation says it was converted and keeps the original code and value in the
+ANS extension `mesures-original-data`, and points to the original by derivedFrom.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from bridge.errors import ConversionRefused
+from bridge.terminology.conceptmap import LOINC, JdvIndex, Match
+from bridge.terminology.ucum import (
+    dimensionality,
+    round_significant,
+    same_dimension,
+    significant_digits,
+    ucum_code,
+    ucum_factor,
+)
+
+__all__ = ["ORIGINAL_DATA", "Path", "convert_observation", "plan_conversion"]
+
+UCUM = "http://unitsofmeasure.org"
+ORIGINAL_DATA = (
+    "https://interop.esante.gouv.fr/ig/fhir/mesures/StructureDefinition/mesures-original-data"
+)
+System = Literal["SI", "conventional"]
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """How to go from a result's unit to the target unit."""
+
+    target_unit: str  # UCUM code
+    before: Decimal = Decimal(1)  # UCUM factor to the JDV row's unit
+    jdv: Match | None = None  # the correspondence used, if any
+    after: Decimal = Decimal(1)  # UCUM factor from the correspondence's unit
+
+    @property
+    def factor(self) -> Decimal:
+        jdv = Decimal(self.jdv.property("factor")) if self.jdv is not None else Decimal(1)
+        return self.before * jdv * self.after
+
+
+def primary_code(observation: dict[str, Any]) -> tuple[str | None, str | None]:
+    coding = next(iter(observation.get("code", {}).get("coding", ())), {})
+    return coding.get("system"), coding.get("code")
+
+
+def quantity_unit(q: dict[str, Any]) -> str:
+    """The UCUM code of a Quantity; a unit without UCUM code is never converted (brief §10)."""
+    if q.get("system") == UCUM and q.get("code"):
+        return str(q["code"])
+    raise ConversionRefused(
+        "unit-unknown",
+        f"unit {q.get('unit')!r} is not a UCUM unit: kept as given, never converted",
+    )
+
+
+def _is_substance(unit: str) -> bool:
+    return "[substance]" in dimensionality(unit)
+
+
+def plan_conversion(
+    observation: dict[str, Any],
+    jdv: JdvIndex,
+    *,
+    to_unit: str | None = None,
+    to_system: System | None = None,
+) -> Path:
+    """Find how to convert; refuses with a reason when there is no safe way."""
+    q = observation.get("valueQuantity")
+    if not isinstance(q, dict) or "value" not in q:
+        raise ConversionRefused("not-a-quantity", "the result has no quantity to convert")
+    unit = quantity_unit(q)
+    system, code = primary_code(observation)
+    if to_unit is not None:
+        target = ucum_code(to_unit)
+        if same_dimension(unit, target):
+            return Path(target, before=ucum_factor(unit, target))
+        return _jdv_path(
+            unit,
+            system,
+            code,
+            jdv,
+            lambda m: same_dimension(m.property("target-unit"), target),
+            target,
+        )
+    if to_system is None:
+        raise ConversionRefused("no-target", "give a target unit or a target unit system")
+    want_substance = to_system == "SI"
+    if _is_substance(unit) == want_substance:
+        return Path(unit)  # already in that system
+    return _jdv_path(
+        unit,
+        system,
+        code,
+        jdv,
+        lambda m: _is_substance(m.property("target-unit")) == want_substance,
+        None,
+    )
+
+
+def _jdv_path(
+    unit: str, system: str | None, code: str | None, jdv: JdvIndex, fits: Any, target: str | None
+) -> Path:
+    if system != LOINC or code is None:
+        raise ConversionRefused("no-factor", "the result is not coded in LOINC: no JDV factor")
+    candidates = [
+        m
+        for m in jdv.translate(LOINC, code)
+        if m.property("factor") is not None and m.property("target-unit")
+    ]
+    chosen = next((m for m in candidates if fits(m)), None)
+    if chosen is None:
+        raise ConversionRefused(
+            "no-factor",
+            f"the JDV Circuit de la biologie gives no conversion factor for {code} to that unit",
+        )
+    row_unit = chosen.property("source-unit")
+    if not row_unit or not same_dimension(unit, row_unit):
+        raise ConversionRefused(
+            "unit-mismatch",
+            f"the result is in {unit} but the JDV factor of {code} is for {row_unit}",
+        )
+    corresponding = chosen.property("target-unit")
+    final = target or corresponding
+    return Path(
+        final,
+        before=ucum_factor(unit, row_unit),
+        jdv=chosen,
+        after=ucum_factor(corresponding, final),
+    )
+
+
+def convert_observation(
+    observation: dict[str, Any],
+    jdv: JdvIndex,
+    *,
+    to_unit: str | None = None,
+    to_system: System | None = None,
+) -> dict[str, Any]:
+    """A new Observation with the value and every reference-range bound in the target unit.
+
+    Raises:
+        ConversionRefused: the unit is unknown, the dimension differs without a JDV
+            factor, or the JDV has no factor for this analysis (`.reason` says which).
+    """
+    given = _given_by_the_lab(observation, to_unit)
+    if given is not None:
+        return given
+    path = plan_conversion(observation, jdv, to_unit=to_unit, to_system=to_system)
+    original = observation["valueQuantity"]
+    converted = copy.deepcopy(observation)
+    for key in ("id", "meta", "text", "component"):
+        converted.pop(key, None)
+    converted["valueQuantity"] = _convert_quantity(original, path)
+    for rr in converted.get("referenceRange", ()):
+        for bound in ("low", "high"):
+            if bound in rr:
+                rr[bound] = _convert_quantity(rr[bound], _bound_path(rr[bound], original, path))
+    if path.jdv is not None:
+        coding = {"system": LOINC, "code": path.jdv.code}
+        if path.jdv.display:
+            coding["display"] = path.jdv.display
+        converted["code"] = {
+            "coding": [coding],
+            **({"text": observation["code"]["text"]} if "text" in observation["code"] else {}),
+        }
+    converted.setdefault("extension", []).append(
+        {
+            "url": ORIGINAL_DATA,
+            "extension": [
+                {"url": "has-been-converted", "valueBoolean": True},
+                {"url": "original-code", "valueCodeableConcept": observation["code"]},
+                {"url": "original-value", "valueQuantity": original},
+            ],
+        }
+    )
+    if observation.get("id"):
+        converted["derivedFrom"] = [{"reference": f"Observation/{observation['id']}"}]
+    return converted
+
+
+def _bound_path(bound: dict[str, Any], value: dict[str, Any], path: Path) -> Path:
+    """A range bound in another unit of the same dimension is brought to the value's unit first."""
+    unit, value_unit = quantity_unit(bound), quantity_unit(value)
+    if unit == value_unit:
+        return path
+    return Path(
+        path.target_unit,
+        before=path.before * ucum_factor(unit, value_unit),
+        jdv=path.jdv,
+        after=path.after,
+    )
+
+
+def _convert_quantity(q: dict[str, Any], path: Path) -> dict[str, Any]:
+    number = Decimal(str(q["value"]))
+    digits = max(3, significant_digits(number))
+    out = {k: v for k, v in q.items() if k in ("comparator",)}
+    out["value"] = round_significant(number * path.factor, digits)
+    out.update(unit=path.target_unit, system=UCUM, code=path.target_unit)
+    return out
+
+
+def _given_by_the_lab(observation: dict[str, Any], to_unit: str | None) -> dict[str, Any] | None:
+    """The value the lab itself gave in `to_unit` (a second-unit component), unconverted."""
+    if to_unit is None:
+        return None
+    target = ucum_code(to_unit)
+    for component in observation.get("component", ()):
+        q = component.get("valueQuantity", {})
+        if q.get("system") == UCUM and q.get("code") == target:
+            view = copy.deepcopy(observation)
+            for key in ("id", "meta", "text", "component"):
+                view.pop(key, None)
+            view["valueQuantity"] = q
+            view["code"] = component["code"]
+            view["referenceRange"] = component.get("referenceRange", [])
+            if not view["referenceRange"]:
+                del view["referenceRange"]
+            if observation.get("id"):
+                view["derivedFrom"] = [{"reference": f"Observation/{observation['id']}"}]
+            return view
+    return None

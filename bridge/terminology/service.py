@@ -1,0 +1,314 @@
+"""The terminology service: the local JDV first, then cached SMT answers, then the SMT.
+
+- `$translate` on LOINC is answered from the JDV ConceptMap held in memory (the seed,
+  or the latest imported version, or the one asked for). A miss goes to the cache of
+  SMT answers, then to the SMT; its answer is cached with a TTL.
+- With the SMT down, a cached answer is served even when its TTL has passed (a stale
+  answer beats none); without one, `TerminologyUnavailable` says why.
+- `$lookup` of a LOINC code of the JDV answers with its French labels and JDV
+  properties; other codes go to the cache, then the SMT.
+- `sync()` pulls the value sets the converter uses with `$expand` paging, so that
+  French displays are known offline.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from bridge.errors import ConceptMapNotFound, TerminologyUnavailable
+from bridge.terminology.conceptmap import (
+    CODESYSTEM_URL,
+    CONCEPTMAP_URL,
+    LOINC,
+    JdvIndex,
+    Match,
+    build_codesystem,
+    build_conceptmap,
+)
+from bridge.terminology.jdv import JdvRow, merge_rows, read_spreadsheet, seed_rows
+from bridge.terminology.operations import (
+    LookupRequest,
+    TranslateRequest,
+    lookup_parameters,
+    matches_from_parameters,
+    translate_parameters,
+)
+from bridge.terminology.smt import SmtClient
+from bridge.terminology.store import TerminologyStore
+
+__all__ = [
+    "SEED_VERSION",
+    "SYNCED_VALUE_SETS",
+    "ImportReport",
+    "TerminologyService",
+    "from_settings",
+]
+
+SEED_VERSION = "seed"
+SYNCED_VALUE_SETS = (
+    "https://smt.esante.gouv.fr/fhir/ValueSet/jdv-technique-biologie-cisis",
+    "https://smt.esante.gouv.fr/fhir/ValueSet/jdv-hl7-v3-ObservationInterpretation-cisis",
+)
+Origin = Literal["local", "cache", "smt", "stale-cache"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    version: str
+    rows: int
+    analyses: int
+    correspondences: int
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An operation's Parameters and where they came from."""
+
+    parameters: dict[str, Any]
+    origin: Origin
+    local_matches: tuple[Match, ...] | None = None
+
+    @property
+    def matches(self) -> list[Match]:
+        """The $translate matches, whatever answered (the JDV, the cache or the SMT)."""
+        if self.local_matches is not None:
+            return list(self.local_matches)
+        return matches_from_parameters(self.parameters)
+
+
+class TerminologyService:
+    def __init__(
+        self, store: TerminologyStore, smt: SmtClient | None = None, *, ttl: float = 24 * 3600
+    ) -> None:
+        self.store = store
+        self.smt = smt
+        self.ttl = ttl
+        self._indexes: dict[str | None, JdvIndex] = {}
+
+    # The JDV ----------------------------------------------------------------
+
+    def jdv(self, version: str | None = None) -> JdvIndex:
+        """The JDV index of a version (the latest saved when None; the seed when none is)."""
+        index = self._indexes.get(version)
+        if index is None:
+            conceptmap = self.store.get_resource("ConceptMap", CONCEPTMAP_URL, version)
+            if conceptmap is None:
+                if version not in (None, SEED_VERSION):
+                    raise ConceptMapNotFound(
+                        f"JDV Circuit de la biologie version {version!r} is not imported; "
+                        f"known: {', '.join(self.versions()) or 'none'}"
+                    )
+                self.save_rows(seed_rows(), SEED_VERSION)
+                conceptmap = self.store.get_resource("ConceptMap", CONCEPTMAP_URL, SEED_VERSION)
+            resolved = conceptmap["version"]  # type: ignore[index]
+            codesystem = self.store.get_resource("CodeSystem", CODESYSTEM_URL, resolved)
+            index = JdvIndex(conceptmap, codesystem)  # type: ignore[arg-type]
+            self._indexes[version] = self._indexes[resolved] = index
+        return index
+
+    def versions(self) -> list[str]:
+        return self.store.versions("ConceptMap", CONCEPTMAP_URL)
+
+    def save_rows(self, rows: list[JdvRow], version: str) -> ImportReport:
+        merged, problems = merge_rows(rows)
+        conceptmap = build_conceptmap(merged, version)
+        self.store.put_resource(conceptmap)
+        self.store.put_resource(build_codesystem(merged, version))
+        self._indexes.clear()  # "latest" may have changed
+        return ImportReport(
+            version, len(rows), len(merged), len(conceptmap["group"][0]["element"]), tuple(problems)
+        )
+
+    def import_spreadsheet(self, path: Path, version: str) -> ImportReport:
+        """Import an official JDV workbook as a new version; earlier versions stay."""
+        return self.save_rows(read_spreadsheet(path), version)
+
+    def correspondence(self, code: str, unit: str) -> dict[str, str] | None:
+        """The converter's question: the LOINC of `code`'s value expressed in `unit`."""
+        from bridge.mapping.units import read_unit
+
+        match = self.jdv().correspondence(code, read_unit(unit).code or unit)
+        if match is None:
+            return None
+        coding = {"system": LOINC, "code": match.code}
+        if match.display:
+            coding["display"] = match.display
+        return coding
+
+    # $translate ---------------------------------------------------------------
+
+    def remember(self, conceptmap: dict[str, Any]) -> None:
+        """Keep a ConceptMap written to the server: $translate then answers with it."""
+        self.store.put_resource(conceptmap)
+        self._indexes.clear()
+
+    def _other_map(self, url: str, version: str | None) -> JdvIndex | None:
+        key = f"{url}|{version or ''}"
+        index = self._indexes.get(key)
+        if index is None:
+            conceptmap = self.store.get_resource("ConceptMap", url, version)
+            if conceptmap is None:
+                return None
+            index = self._indexes[key] = JdvIndex(conceptmap)
+        return index
+
+    def translate_local(self, request: TranslateRequest) -> list[Match] | None:
+        """The JDV's answer (or a stored ConceptMap's), or None when the SMT should answer."""
+        if request.url not in (None, CONCEPTMAP_URL):
+            other = self._other_map(request.url, request.conceptmap_version)
+            if other is None:
+                return None
+            return [
+                m
+                for system, code in request.codings
+                for m in other.translate(
+                    system or "", code, reverse=request.reverse, target_system=request.target_system
+                )
+            ]
+        index = self.jdv(request.conceptmap_version if request.url else None)
+        matches: list[Match] = []
+        known = False
+        for system, code in request.codings:
+            if system != LOINC:
+                return None
+            known = known or index.concept(code) is not None
+            matches.extend(
+                index.translate(
+                    system, code, reverse=request.reverse, target_system=request.target_system
+                )
+            )
+        return matches if matches or known else None  # a JDV analysis without correspondence
+
+    async def translate(self, request: TranslateRequest) -> Answer:
+        local = self.translate_local(request)
+        if local is not None:
+            message = None if local else "no correspondence in the JDV Circuit de la biologie"
+            return Answer(
+                translate_parameters(local, r5=request.r5, message=message), "local", tuple(local)
+            )
+        if request.url == CONCEPTMAP_URL:
+            return Answer(
+                translate_parameters(
+                    [],
+                    r5=request.r5,
+                    message=("no correspondence in the JDV Circuit de la biologie"),
+                ),
+                "local",
+            )
+        return await self._remote("translate", request.params)
+
+    # $lookup ------------------------------------------------------------------
+
+    async def lookup(self, request: LookupRequest) -> Answer:
+        if request.system == LOINC:
+            index = self.jdv()
+            concept = index.concept(request.code)
+            if concept is not None:
+                return Answer(
+                    lookup_parameters(
+                        concept, version=index.version, properties=request.properties
+                    ),
+                    "local",
+                )
+        return await self._remote("lookup", request.params)
+
+    # SMT and its cache ---------------------------------------------------------
+
+    async def _remote(self, operation: str, params: tuple[tuple[str, str], ...]) -> Answer:
+        key = f"{operation}?" + orjson.dumps(sorted(params)).decode()
+        cached = self.store.cache_get(key)
+        if cached is not None and cached[1] > time.time():
+            return Answer(cached[0], "cache")
+        if self.smt is None:
+            if cached is not None:
+                return Answer(cached[0], "stale-cache")
+            raise TerminologyUnavailable(
+                f"not in the local JDV and no SMT configured for ${operation}"
+            )
+        try:
+            call = self.smt.translate if operation == "translate" else self.smt.lookup
+            answer = await call(list(params))
+        except TerminologyUnavailable:
+            if cached is not None:
+                return Answer(cached[0], "stale-cache")
+            raise
+        self.store.cache_put(key, answer, time.time() + self.ttl)
+        return Answer(answer, "smt")
+
+    async def sync(
+        self, urls: tuple[str, ...] = SYNCED_VALUE_SETS, *, page: int = 1000
+    ) -> dict[str, int]:
+        """Expand each value set on the SMT, page by page, and keep the expansion."""
+        if self.smt is None:
+            raise TerminologyUnavailable("no SMT configured: nothing to synchronise from")
+        counts = {}
+        for url in urls:
+            contains: list[dict[str, Any]] = []
+            total: int | None = None
+            expansion: dict[str, Any] = {}
+            while total is None or len(contains) < total:
+                value_set = await self.smt.expand(url, offset=len(contains), count=page)
+                expansion = value_set.get("expansion", {})
+                batch = expansion.get("contains", [])
+                contains.extend(batch)
+                total = expansion.get("total", len(contains))
+                if not batch:
+                    break
+            self.store.put_resource(
+                {
+                    "resourceType": "ValueSet",
+                    "url": url,
+                    "version": value_set.get("version") or "expansion",
+                    "status": value_set.get("status", "active"),
+                    "expansion": {
+                        **{k: v for k, v in expansion.items() if k != "contains"},
+                        "total": len(contains),
+                        "offset": 0,
+                        "contains": contains,
+                    },
+                }
+            )
+            counts[url] = len(contains)
+        return counts
+
+    def displays(self) -> dict[tuple[str, str], str]:
+        """(system, code) → display, from the synced value sets: French displays offline."""
+        found: dict[tuple[str, str], str] = {}
+        for url in SYNCED_VALUE_SETS:
+            value_set = self.store.get_resource("ValueSet", url)
+            for item in (value_set or {}).get("expansion", {}).get("contains", ()):
+                if item.get("display"):
+                    found[(item.get("system", ""), item.get("code", ""))] = item["display"]
+        return found
+
+
+def from_settings(settings: Any, store: TerminologyStore | None = None) -> TerminologyService:
+    """A service on `store` (the FHIR store of the server or the CLI), with the SMT unless
+    offline; without a store, one SQLite file of its own at the configured path."""
+    from bridge.terminology.smt import SmtCredentials
+    from bridge.terminology.store import SqliteTerminologyStore
+
+    if store is None:
+        path = settings.sqlite_path
+        if path is None:
+            raise TerminologyUnavailable(
+                f"without a store, terminology needs a SQLite database, not {settings.database_url}"
+            )
+        store = SqliteTerminologyStore(path)
+    smt = None
+    if not settings.offline:
+        credentials = None
+        if settings.smt_username and settings.smt_password:
+            credentials = SmtCredentials(
+                settings.smt_username,
+                settings.smt_password,
+                **({"token_url": settings.smt_token_url} if settings.smt_token_url else {}),
+            )
+        smt = SmtClient(settings.smt_url, timeout=settings.smt_timeout, credentials=credentials)
+    return TerminologyService(store, smt)

@@ -1,0 +1,137 @@
+"""Where terminology persists: versioned ConceptMap / CodeSystem / ValueSet, and SMT answers.
+
+`TerminologyStore` is the small interface the service needs. `SqliteTerminologyStore`
+keeps everything in one SQLite file (stdlib `sqlite3`), so the cache works fully
+offline; the FHIR store of `bridge.store` provides the same interface on SQLite or
+PostgreSQL for the server.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["SqliteTerminologyStore", "TerminologyStore"]
+
+
+class TerminologyStore(Protocol):
+    def put_resource(self, resource: dict[str, Any]) -> None:
+        """Save a ConceptMap, CodeSystem or ValueSet under (type, url, version)."""
+
+    def get_resource(
+        self, resource_type: str, url: str, version: str | None = None
+    ) -> dict[str, Any] | None:
+        """One version, or the most recently saved one when `version` is None."""
+
+    def versions(self, resource_type: str, url: str) -> list[str]:
+        """Versions of a resource, oldest first."""
+
+    def cache_get(self, key: str) -> tuple[dict[str, Any], float] | None:
+        """A cached SMT answer and the time it expires (it may already have)."""
+
+    def cache_put(self, key: str, value: dict[str, Any], expires_at: float) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS terminology_resource (
+    resource_type TEXT NOT NULL,
+    url TEXT NOT NULL,
+    version TEXT NOT NULL,
+    saved_at REAL NOT NULL,
+    resource BLOB NOT NULL,
+    PRIMARY KEY (resource_type, url, version)
+);
+CREATE TABLE IF NOT EXISTS terminology_cache (
+    key TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL,
+    value BLOB NOT NULL
+);
+"""
+
+
+def _dumps(value: dict[str, Any]) -> bytes:
+    from bridge.mapping import dumps  # decimals exactly as written
+
+    return dumps(value)
+
+
+def _loads(data: bytes) -> dict[str, Any]:
+    import json
+    from decimal import Decimal
+
+    return json.loads(data, parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+class SqliteTerminologyStore:
+    """The terminology store in a SQLite file (":memory:" for a throwaway one)."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def put_resource(self, resource: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO terminology_resource VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+                "(resource_type, url, version) DO UPDATE SET saved_at = excluded.saved_at, "
+                "resource = excluded.resource",
+                (
+                    resource["resourceType"],
+                    resource["url"],
+                    resource.get("version") or "",
+                    time.time(),
+                    _dumps(resource),
+                ),
+            )
+
+    def get_resource(
+        self, resource_type: str, url: str, version: str | None = None
+    ) -> dict[str, Any] | None:
+        with self._lock:
+            if version is None:
+                row = self._db.execute(
+                    "SELECT resource FROM terminology_resource WHERE resource_type = ? AND url = ? "
+                    "ORDER BY saved_at DESC LIMIT 1",
+                    (resource_type, url),
+                ).fetchone()
+            else:
+                row = self._db.execute(
+                    "SELECT resource FROM terminology_resource WHERE resource_type = ? AND url = ? "
+                    "AND version = ?",
+                    (resource_type, url, version),
+                ).fetchone()
+        return _loads(row[0]) if row else None
+
+    def versions(self, resource_type: str, url: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT version FROM terminology_resource WHERE resource_type = ? AND url = ? "
+                "ORDER BY saved_at",
+                (resource_type, url),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def cache_get(self, key: str) -> tuple[dict[str, Any], float] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value, expires_at FROM terminology_cache WHERE key = ?", (key,)
+            ).fetchone()
+        return (_loads(row[0]), row[1]) if row else None
+
+    def cache_put(self, key: str, value: dict[str, Any], expires_at: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO terminology_cache VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "expires_at = excluded.expires_at, value = excluded.value",
+                (key, expires_at, _dumps(value)),
+            )
+
+    def close(self) -> None:
+        self._db.close()

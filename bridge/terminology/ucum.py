@@ -1,0 +1,105 @@
+"""UCUM conversions within one dimension (g/L ⇔ g/dL, mmol/L ⇔ µmol/L), exactly.
+
+Units go through the reviewed French aliases first (`G/L` is giga per litre, never
+gauss per litre), then ucumvert's grammar and pint registry tell the dimension and
+the factor. The factor comes back as a float; it is read as a decimal with twelve
+significant digits, so that 0.9999999999999999 is 1 and g/L → g/dL is exactly 0.1.
+Converting between mass and substance concentrations is never done here: that
+takes the JDV factor of the LOINC pair (see `conversion.py`).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache, lru_cache
+from typing import Any
+
+from bridge.errors import ConversionRefused
+from bridge.mapping.units import read_unit
+
+__all__ = [
+    "dimensionality",
+    "round_significant",
+    "same_dimension",
+    "significant_digits",
+    "ucum_code",
+    "ucum_factor",
+]
+
+
+@cache
+def _registry() -> Any:
+    from ucumvert import PintUcumRegistry  # a second to build: once per process
+
+    return PintUcumRegistry()
+
+
+def ucum_code(unit: str) -> str:
+    """The UCUM code of a unit as written (aliases applied); refuses a unit that is not UCUM."""
+    code = read_unit(unit).code
+    if code is None:
+        raise ConversionRefused("unit-unknown", f"unit {unit!r} is not a UCUM unit")
+    return code
+
+
+@lru_cache(maxsize=4096)
+def _quantity(code: str) -> Any:
+    try:
+        return _registry().from_ucum(code)
+    except Exception as exc:  # pint and ucumvert raise several kinds for an unusable unit
+        raise ConversionRefused("unit-unknown", f"unit {code!r} cannot be converted") from exc
+
+
+def dimensionality(unit: str) -> str:
+    """What a unit measures, as pint writes it: "[substance] / [length] ** 3" for mmol/L."""
+    return str(_quantity(ucum_code(unit)).dimensionality)
+
+
+def same_dimension(a: str, b: str) -> bool:
+    return bool(_quantity(ucum_code(a)).dimensionality == _quantity(ucum_code(b)).dimensionality)
+
+
+@lru_cache(maxsize=4096)
+def ucum_factor(source: str, target: str) -> Decimal:
+    """The factor f such that a value in `source` × f is the value in `target`.
+
+    >>> ucum_factor("g/L", "g/dL"), ucum_factor("G/L", "10*6/L"), ucum_factor("ug/L", "ng/mL")
+    (Decimal('0.1'), Decimal('1000'), Decimal('1'))
+
+    Raises:
+        ConversionRefused: unknown unit, or units of different dimensions.
+    """
+    a, b = _quantity(ucum_code(source)), _quantity(ucum_code(target))
+    if a.dimensionality != b.dimensionality:
+        raise ConversionRefused(
+            "dimension-differs",
+            f"{source} and {target} measure different things ({a.dimensionality} vs "
+            f"{b.dimensionality}): no UCUM conversion",
+        )
+    magnitude = (1 * a).to(b).magnitude
+    factor = Decimal(f"{magnitude:.12g}").normalize()
+    return factor.quantize(Decimal(1)) if factor.as_tuple().exponent > 0 else factor
+
+
+def round_significant(value: Decimal, digits: int) -> Decimal:
+    """`value` rounded half-up to `digits` significant digits, never in exponent form.
+
+    >>> round_significant(Decimal("5.27345"), 3), round_significant(Decimal("3.49713"), 3)
+    (Decimal('5.27'), Decimal('3.50'))
+    >>> round_significant(Decimal("450.0"), 3), round_significant(Decimal("123456"), 3)
+    (Decimal('450'), Decimal('123000'))
+    """
+    if value.is_zero():
+        return Decimal(0)
+    exponent = value.adjusted() - digits + 1
+    rounded = value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP)
+    return rounded.quantize(Decimal(1)) if exponent > 0 else rounded
+
+
+def significant_digits(value: Decimal) -> int:
+    """Digits a written decimal carries: "0.95" has 2, "120" has 3, "5.30" has 3."""
+    digits = value.as_tuple().digits
+    stripped = list(digits)
+    while len(stripped) > 1 and stripped[0] == 0:
+        stripped.pop(0)
+    return len(stripped)

@@ -1,0 +1,160 @@
+"""$translate with R4 and R5 names, $lookup, through the service (no network: the JDV answers)."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bridge.terminology import CONCEPTMAP_URL, SqliteTerminologyStore, TerminologyService
+from bridge.terminology.operations import (
+    InvalidRequest,
+    from_parameters,
+    parse_lookup,
+    parse_translate,
+)
+
+LOINC = "http://loinc.org"
+
+
+@pytest.fixture
+def service() -> TerminologyService:
+    return TerminologyService(SqliteTerminologyStore())
+
+
+def translate(service: TerminologyService, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return asyncio.run(service.translate(parse_translate(pairs))).parameters
+
+
+def matches(parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            p["name"]: next(v for k, v in p.items() if k.startswith("value") or k == "part")
+            for p in m["part"]
+            if p["name"] != "property"
+        }
+        | {"property": [p for p in m["part"] if p["name"] == "property"]}
+        for m in parameters["parameter"]
+        if m["name"] == "match"
+    ]
+
+
+def test_r4_translate_from_query_parameters(service: TerminologyService) -> None:
+    answer = translate(service, [("system", LOINC), ("code", "40193-5")])
+    assert answer["parameter"][0] == {"name": "result", "valueBoolean": True}
+    [match] = matches(answer)
+    assert match["equivalence"] == "relatedto"
+    assert match["concept"]["code"] == "53049-3"
+    assert match["source"] == f"{CONCEPTMAP_URL}|seed"
+    assert match["property"] == []  # R4 answers keep to R4 parts
+
+
+def test_r4_reverse_returns_the_sources(service: TerminologyService) -> None:
+    answer = translate(service, [("system", LOINC), ("code", "53049-3"), ("reverse", "true")])
+    assert [m["concept"]["code"] for m in matches(answer)] == ["40193-5"]
+
+
+def test_coding_and_codeable_concept_in_a_posted_parameters(service: TerminologyService) -> None:
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": CONCEPTMAP_URL},
+            {
+                "name": "codeableConcept",
+                "valueCodeableConcept": {
+                    "coding": [
+                        {"system": LOINC, "code": "14647-2"},
+                        {"system": LOINC, "code": "40193-5"},
+                    ]
+                },
+            },
+        ],
+    }
+    answer = asyncio.run(service.translate(parse_translate(from_parameters(body)))).parameters
+    assert [m["concept"]["code"] for m in matches(answer)] == ["2093-3", "53049-3"]
+
+
+def test_r5_names_get_r5_matches_with_factor_and_comparability(service: TerminologyService) -> None:
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "sourceCoding", "valueCoding": {"system": LOINC, "code": "53049-3"}}
+        ],
+    }
+    answer = asyncio.run(service.translate(parse_translate(from_parameters(body)))).parameters
+    [match] = [m for m in answer["parameter"] if m["name"] == "match"]
+    parts = {p["name"]: p for p in match["part"] if p["name"] != "property"}
+    assert parts["relationship"]["valueCode"] == "related-to"
+    assert parts["originMap"]["valueCanonical"] == f"{CONCEPTMAP_URL}|seed"
+    properties = {
+        p["part"][0]["valueUri"].rsplit("/", 1)[-1]: next(
+            v for k, v in p["part"][1].items() if k.startswith("value")
+        )
+        for p in match["part"]
+        if p["name"] == "property"
+    }
+    assert properties["factor"] == Decimal("5.551")
+    assert properties["comparability"] == "1"
+    assert (properties["source-unit"], properties["target-unit"]) == ("g/L", "mmol/L")
+
+
+def test_r5_target_code_is_a_reverse_lookup(service: TerminologyService) -> None:
+    answer = translate(service, [("system", LOINC), ("targetCode", "2093-3")])
+    [match] = [m for m in answer["parameter"] if m["name"] == "match"]
+    assert {p["name"] for p in match["part"]} >= {"relationship", "concept", "originMap"}
+    assert (
+        next(p for p in match["part"] if p["name"] == "concept")["valueCoding"]["code"] == "14647-2"
+    )
+
+
+def test_a_jdv_analysis_without_correspondence_answers_false(service: TerminologyService) -> None:
+    answer = translate(service, [("system", LOINC), ("code", "718-7")])
+    assert answer["parameter"][0] == {"name": "result", "valueBoolean": False}
+    assert answer["parameter"][1]["name"] == "message"
+
+
+def test_concept_map_version_is_honoured(service: TerminologyService) -> None:
+    from bridge.errors import ConceptMapNotFound
+
+    with pytest.raises(ConceptMapNotFound):
+        translate(
+            service,
+            [
+                ("url", CONCEPTMAP_URL),
+                ("conceptMapVersion", "1999"),
+                ("system", LOINC),
+                ("code", "40193-5"),
+            ],
+        )
+
+
+@pytest.mark.parametrize("pairs", [[], [("code", "40193-5")], [("system", LOINC)]])
+def test_unusable_requests_are_refused(pairs: list[tuple[str, Any]]) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_translate(pairs)
+
+
+def test_lookup_gives_french_display_print_label_and_properties(
+    service: TerminologyService,
+) -> None:
+    answer = asyncio.run(service.lookup(parse_lookup([("system", LOINC), ("code", "40193-5")])))
+    params = answer.parameters["parameter"]
+    assert {
+        "name": "display",
+        "valueString": "Glucose à jeun [Moles/Volume] Sérum/Plasma ; Numérique",
+    } in params
+    properties = {
+        p["part"][0]["valueCode"]: p["part"][1] for p in params if p["name"] == "property"
+    }
+    assert properties["comparability"] == {"name": "value", "valueCode": "1"}
+    assert properties["ucum-unit"] == {"name": "value", "valueCode": "mmol/L"}
+
+
+def test_lookup_can_ask_for_chosen_properties(service: TerminologyService) -> None:
+    request = parse_lookup([("system", LOINC), ("code", "11580-8"), ("property", "comparability")])
+    params = asyncio.run(service.lookup(request)).parameters["parameter"]
+    assert [p["part"][0]["valueCode"] for p in params if p["name"] == "property"] == [
+        "comparability"
+    ]
