@@ -1,0 +1,182 @@
+"""One small face over two engines: SQLite (stdlib, WAL) and PostgreSQL (psycopg 3, pooled).
+
+SQL is written once with `?` placeholders; PostgreSQL gets them as `%s`. Each
+thread has its own SQLite connection (WAL lets readers run beside the writer);
+PostgreSQL connections come from a pool. `transaction()` gives a cursor whose
+statements commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["Cursor", "Database", "open_database"]
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database:
+    """Engine-neutral access: `dialect` is "sqlite" or "postgresql"."""
+
+    dialect: str
+
+    def transaction(self) -> Any:  # a context manager yielding a Cursor
+        raise NotImplementedError
+
+    def read(self) -> Any:  # a context manager yielding a Cursor, for reads only
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _SqliteCursor:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._cursor = connection.cursor()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(sql, rows)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        else:  # one shared in-memory database for every thread
+            self.path = f"file:crbio-{id(self)}?mode=memory&cache=shared"
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._keepalive = self._connect()  # keeps a shared in-memory database alive
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path,
+            check_same_thread=False,
+            isolation_level=None,
+            uri=self.path.startswith("file:"),
+            timeout=30,
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise sqlite3.ProgrammingError(f"the database {self.path} is closed")
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._connect()
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")  # one writer at a time, taken up front
+        try:
+            yield _SqliteCursor(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        yield _SqliteCursor(self._connection())
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+class _PgCursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(_PLACEHOLDER.sub("%s", sql), params, prepare=True)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(_PLACEHOLDER.sub("%s", sql), rows)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+
+class PostgresDatabase(Database):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self._pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": False}
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._pool.connection() as connection:
+            with connection.transaction(), connection.cursor() as cursor:
+                yield _PgCursor(cursor)
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        with self._pool.connection() as connection:
+            with connection.cursor() as cursor:
+                yield _PgCursor(cursor)
+            connection.rollback()
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def open_database(url: str) -> Database:
+    """`sqlite:///path`, `sqlite://:memory:` or `postgresql://…`."""
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://")
+        return SqliteDatabase(
+            ":memory:" if path in ("", ":memory:", "/:memory:") else path.removeprefix("/")
+        )
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresDatabase(url)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///… or postgresql://…")

@@ -1,0 +1,267 @@
+"""Storing a converted CR-BIO document: whole, once, and aware of replacements (RPLC).
+
+- The document is written in the caller's transaction: every resource or none.
+- Written again, it changes nothing and says so (every entry "unchanged").
+- The stored DiagnosticReport refers to its PDF copy by URL (`Binary/<id>`) instead of
+  carrying megabytes inline.
+- A document that replaces an earlier one takes the earlier report out of the current
+  results (its DiagnosticReport and Observations deleted, their history kept) and
+  marks the earlier DocumentReference superseded, in either order of arrival.
+- Resources several documents share (the Patient, the laboratory, the biologist) keep
+  what the most recent document says: an older report arriving late never brings back
+  an old address or name.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bridge.mapping import Conversion
+from bridge.store.indexing import date_range
+from bridge.store.records import Stored, Written
+from bridge.store.transactions import write_entries
+from bridge.store.writer import Writer
+
+__all__ = ["ingest"]
+
+
+def ingest(writer: Writer, conversion: Conversion) -> tuple[dict[str, Any], bool]:
+    """Store a converted document with `writer`; (transaction-response, changed).
+
+    A document that arrives after its replacement only adds what the store lacks (its
+    report, deleted at once, and its DocumentReference, superseded): it never
+    overwrites what the newer one wrote.
+    """
+    bundle = _presented_forms_by_url(conversion.bundle)
+    documents = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "DocumentReference"
+        and "masterIdentifier" in e["resource"]
+    ]
+    late = [
+        d["masterIdentifier"]
+        for d in documents
+        if _replaced_by_stored(writer, d["masterIdentifier"])
+    ]
+    kept: dict[tuple[str, str], Written] = {}
+    if late:
+        bundle = _superseded(bundle, late)
+        kept = _kept(writer, bundle)
+    document_time = _document_time(documents)
+    if document_time is not None:
+        kept |= _written_by_newer(writer, bundle, document_time)
+    responses = write_entries(writer, bundle["entry"], kept)
+    if document_time is not None:
+        _remember_document_time(writer, bundle, kept, document_time)
+    for resource_type, resource_id in sorted(_report_resources(bundle) if late else ()):
+        writer.delete(resource_type, resource_id)
+    for document in documents:
+        for relation in document.get("relatesTo", ()):
+            identifier = relation.get("target", {}).get("identifier")
+            if relation.get("code") == "replaces" and identifier:
+                _retract(writer, identifier)
+    changed = any(
+        r["response"]["status"].startswith("201") or "outcome" not in r["response"]
+        for r in responses
+    )
+    return ({"resourceType": "Bundle", "type": "transaction-response", "entry": responses}, changed)
+
+
+def _written_by_newer(
+    writer: Writer, bundle: dict[str, Any], document_time: int
+) -> dict[tuple[str, str], Written]:
+    """Shared resources last written from a more recent document: left as they are, so
+    an older report arriving late never brings back an old address or name."""
+    kept = {}
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        key = (resource["resourceType"], resource["id"])
+        writer.cursor.execute(
+            "SELECT r.version_id, r.last_updated, r.content FROM ingested_from i JOIN "
+            "resource r ON r.resource_type = i.resource_type AND r.id = i.id WHERE "
+            "i.resource_type = ? AND i.id = ? AND i.document_time > ? AND NOT r.deleted",
+            (*key, document_time),
+        )
+        row = writer.cursor.fetchone()
+        if row is not None:
+            kept[key] = Written(
+                Stored(*key, row[0], row[1], bytes(row[2])), created=False, changed=False
+            )
+    return kept
+
+
+def _remember_document_time(
+    writer: Writer, bundle: dict[str, Any], kept: dict[tuple[str, str], Written], document_time: int
+) -> None:
+    rows = [
+        (e["resource"]["resourceType"], e["resource"]["id"], document_time)
+        for e in bundle["entry"]
+        if (e["resource"]["resourceType"], e["resource"]["id"]) not in kept
+    ]
+    writer.cursor.executemany(
+        "INSERT INTO ingested_from (resource_type, id, document_time) VALUES (?, ?, ?) "
+        "ON CONFLICT (resource_type, id) DO UPDATE SET document_time = "
+        "excluded.document_time",
+        rows,
+    )
+
+
+def _replaced_by_stored(writer: Writer, master: dict[str, Any]) -> bool:
+    """Whether a stored document says it replaces the document with this id (RPLC)."""
+    writer.cursor.execute(
+        "SELECT r.content FROM resource r WHERE r.resource_type = 'DocumentReference' AND "
+        "NOT r.deleted AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = "
+        "r.resource_type AND t.id = r.id AND t.param = 'relatesto-identifier' AND "
+        "t.system = ? AND t.code = ?)",
+        (master.get("system"), master.get("value")),
+    )
+    return any(
+        relation.get("code") == "replaces"
+        and _same_identifier(relation.get("target", {}).get("identifier"), master)
+        for (content,) in writer.cursor.fetchall()
+        for relation in json.loads(bytes(content)).get("relatesTo", ())
+    )
+
+
+def _kept(writer: Writer, bundle: dict[str, Any]) -> dict[tuple[str, str], Written]:
+    """The entries of a replaced document already stored (deleted or not), as no-op writes
+    of their latest content; only its own (superseded) DocumentReference is written."""
+    kept = {}
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        key = (resource["resourceType"], resource["id"])
+        if key[0] == "DocumentReference" and "masterIdentifier" in resource:
+            continue
+        writer.cursor.execute(
+            "SELECT version_id, last_updated, content FROM resource_history WHERE "
+            "resource_type = ? AND id = ? AND content IS NOT NULL ORDER BY "
+            "version_id DESC LIMIT 1",
+            key,
+        )
+        row = writer.cursor.fetchone()
+        if row is not None:
+            kept[key] = Written(
+                Stored(*key, row[0], row[1], bytes(row[2])), created=False, changed=False
+            )
+    return kept
+
+
+def _retract(writer: Writer, identifier: dict[str, Any]) -> None:
+    """Supersede the document with this id; take its report out of the current results."""
+    for resource_type in ("DocumentReference", "DiagnosticReport"):
+        for stored in _by_identifier(writer, resource_type, identifier):
+            resource = stored.resource()
+            if resource_type == "DocumentReference":  # the document, not its set (setId)
+                if (
+                    _same_identifier(resource.get("masterIdentifier"), identifier)
+                    and resource.get("status") != "superseded"
+                ):
+                    writer.put({**resource, "status": "superseded"})
+                continue
+            for observation_id in _report_observations(writer, resource):
+                writer.delete("Observation", observation_id)
+            writer.delete("DiagnosticReport", stored.id)
+
+
+def _by_identifier(writer: Writer, resource_type: str, identifier: dict[str, Any]) -> list[Stored]:
+    writer.cursor.execute(
+        "SELECT r.id, r.version_id, r.last_updated, r.content FROM resource r WHERE "
+        "r.resource_type = ? AND NOT r.deleted AND EXISTS (SELECT 1 FROM idx_token t WHERE "
+        "t.resource_type = ? AND t.id = r.id AND t.param = 'identifier' AND t.system = ? AND "
+        "t.code = ?)",
+        (resource_type, resource_type, identifier.get("system"), identifier.get("value")),
+    )
+    return [Stored(resource_type, r[0], r[1], r[2], bytes(r[3])) for r in writer.cursor.fetchall()]
+
+
+def _report_observations(writer: Writer, report: dict[str, Any]) -> list[str]:
+    """Ids of the report's Observations: its results and, recursively, their members."""
+    pending = [r["reference"] for r in report.get("result", ())]
+    found: list[str] = []
+    while pending:
+        reference = pending.pop()
+        kind, _, observation_id = reference.partition("/")
+        if kind != "Observation" or observation_id in found:
+            continue
+        found.append(observation_id)
+        current = writer.current("Observation", observation_id)
+        if current and not current[2]:
+            pending += [m["reference"] for m in json.loads(current[1]).get("hasMember", ())]
+    return found
+
+
+def _document_time(documents: list[dict[str, Any]]) -> int | None:
+    """When the ingested document was written (its DocumentReference.date), in epoch µs."""
+    found = date_range(documents[0]["date"]) if documents and documents[0].get("date") else None
+    return found[0] if found else None
+
+
+def _presented_forms_by_url(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The Bundle with each inline presentedForm replaced by the URL of its Binary."""
+    binaries = {
+        e["resource"].get("data"): e["resource"]["id"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Binary"
+    }
+    entries = []
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "DiagnosticReport" and resource.get("presentedForm"):
+            forms = []
+            for form in resource["presentedForm"]:
+                binary_id = binaries.get(form.get("data"))
+                if binary_id:
+                    form = {
+                        **{k: v for k, v in form.items() if k != "data"},
+                        "url": f"Binary/{binary_id}",
+                    }
+                forms.append(form)
+            entry = {**entry, "resource": {**resource, "presentedForm": forms}}
+        entries.append(entry)
+    return {**bundle, "entry": entries}
+
+
+def _same_identifier(a: Any, b: Any) -> bool:
+    return (
+        isinstance(a, dict)
+        and isinstance(b, dict)
+        and a.get("system") == b.get("system")
+        and a.get("value") == b.get("value")
+    )
+
+
+def _report_resources(bundle: dict[str, Any]) -> set[tuple[str, str]]:
+    """The Bundle's DiagnosticReports and their Observations (results, members)."""
+    by_url = {e.get("fullUrl"): e["resource"] for e in bundle["entry"]}
+    pending = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "DiagnosticReport"
+    ]
+    found: set[tuple[str, str]] = set()
+    while pending:
+        resource = pending.pop()
+        key = (resource["resourceType"], resource["id"])
+        if key in found:
+            continue
+        found.add(key)
+        for reference in [*resource.get("result", ()), *resource.get("hasMember", ())]:
+            target = by_url.get(reference.get("reference"))
+            if target is not None and target["resourceType"] == "Observation":
+                pending.append(target)
+    return found
+
+
+def _superseded(bundle: dict[str, Any], masters: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Bundle with the DocumentReferences of these document ids superseded."""
+    entries = []
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "DocumentReference" and any(
+            _same_identifier(resource.get("masterIdentifier"), m) for m in masters
+        ):
+            entry = {**entry, "resource": {**resource, "status": "superseded"}}
+        entries.append(entry)
+    return {**bundle, "entry": entries}

@@ -1,0 +1,223 @@
+"""The FHIR store: versioned resources, search, transactions and CDA ingestion.
+
+`Store` is the one object the API and the CLI hold. It opens transactions and hands
+the work to the module that owns it:
+
+- `writer.py`       a version with its history and index rows (put, create, delete)
+- `transactions.py` transaction and batch Bundles
+- `ingestion.py`    converted CR-BIO documents, replacements (RPLC) included
+- `querying.py`     searches, paging and _include
+- `schema.py`       tables and migrations; `database.py` SQLite and PostgreSQL
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from bridge.mapping import Conversion, dumps
+from bridge.store import ingestion
+from bridge.store.database import Database
+from bridge.store.querying import run_search
+from bridge.store.records import (
+    ResourceDeleted,
+    ResourceNotFound,
+    SearchPage,
+    Stored,
+    StoreError,
+    Written,
+)
+from bridge.store.schema import migrate
+from bridge.store.search import InvalidSearch, Query
+from bridge.store.transactions import failure, write_entries
+from bridge.store.writer import Writer
+
+__all__ = ["Store"]
+
+
+class Store:
+    """Resources and their history on SQLite or PostgreSQL (see `bridge.store.database`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.schema_version = migrate(db)
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    def close(self) -> None:
+        self.db.close()
+
+    def ping(self) -> bool:
+        with self.db.read() as cursor:
+            cursor.execute("SELECT 1")
+            return bool(cursor.fetchone()[0] == 1)
+
+    # Reads -------------------------------------------------------------------------
+
+    def read(self, resource_type: str, resource_id: str) -> Stored:
+        with self.db.read() as cursor:
+            cursor.execute(
+                "SELECT version_id, last_updated, content, deleted FROM resource "
+                "WHERE resource_type = ? AND id = ?",
+                (resource_type, resource_id),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise ResourceNotFound(f"{resource_type}/{resource_id} not found")
+        stored = Stored(resource_type, resource_id, row[0], row[1], bytes(row[2]), bool(row[3]))
+        if stored.deleted:
+            raise ResourceDeleted(f"{resource_type}/{resource_id} was deleted")
+        return stored
+
+    def vread(self, resource_type: str, resource_id: str, version_id: int) -> Stored:
+        with self.db.read() as cursor:
+            cursor.execute(
+                "SELECT last_updated, content, deleted FROM resource_history WHERE resource_type "
+                "= ? AND id = ? AND version_id = ?",
+                (resource_type, resource_id, version_id),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise ResourceNotFound(f"{resource_type}/{resource_id}/_history/{version_id} not found")
+        if row[2]:
+            raise ResourceDeleted(
+                f"{resource_type}/{resource_id} version {version_id} is a deletion"
+            )
+        return Stored(resource_type, resource_id, version_id, row[0], bytes(row[1]))
+
+    def history(self, resource_type: str, resource_id: str) -> list[Stored]:
+        """Every version, newest first (deletions included, without content)."""
+        with self.db.read() as cursor:
+            cursor.execute(
+                "SELECT version_id, last_updated, content, deleted FROM resource_history WHERE "
+                "resource_type = ? AND id = ? ORDER BY version_id DESC",
+                (resource_type, resource_id),
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            raise ResourceNotFound(f"{resource_type}/{resource_id} not found")
+        return [
+            Stored(resource_type, resource_id, r[0], r[1], bytes(r[2] or b""), bool(r[3]))
+            for r in rows
+        ]
+
+    # Writes ------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[Writer]:
+        """A write transaction; writers go one at a time.
+
+        SQLite's BEGIN IMMEDIATE locks the file up front; on PostgreSQL the writer locks
+        the `seq` counter first. What a writer reads before writing then stays true until
+        it commits: two writers never both insert a new resource (a unique violation) nor
+        wait on each other's rows (a deadlock), and `seq` follows the commit order.
+        """
+        with self.db.transaction() as cursor:
+            if self.dialect == "postgresql":
+                cursor.execute("SELECT value FROM counter WHERE name = 'seq' FOR UPDATE")
+            yield Writer(cursor, self.dialect)
+
+    def put(self, resource: dict[str, Any], *, if_match: str | None = None) -> Written:
+        with self.writing() as writer:
+            return writer.put(resource, if_match=if_match)
+
+    def create(self, resource: dict[str, Any], *, if_none_exist: str | None = None) -> Written:
+        with self.writing() as writer:
+            return writer.create(resource, if_none_exist)
+
+    def delete(self, resource_type: str, resource_id: str) -> None:
+        with self.writing() as writer:
+            writer.delete(resource_type, resource_id)
+
+    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """Process a transaction Bundle all or nothing; returns the transaction-response."""
+        with self.writing() as writer:
+            responses = write_entries(writer, bundle.get("entry", []))
+        return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
+
+    def batch(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """Process a batch Bundle: each entry on its own; failures are reported per entry."""
+        responses = []
+        for entry in bundle.get("entry", []):
+            try:
+                with self.writing() as writer:
+                    responses += write_entries(writer, [entry])
+            except (StoreError, InvalidSearch) as exc:
+                responses.append(failure(exc))
+        return {"resourceType": "Bundle", "type": "batch-response", "entry": responses}
+
+    def ingest(self, conversion: Conversion) -> tuple[dict[str, Any], bool]:
+        """Store a converted document in one transaction; (transaction-response, changed)."""
+        with self.writing() as writer:
+            return ingestion.ingest(writer, conversion)
+
+    # Search --------------------------------------------------------------------------
+
+    def search(self, query: Query) -> SearchPage:
+        with self.db.read() as cursor:
+            return run_search(cursor, query)
+
+    # Terminology (bridge.terminology.store.TerminologyStore) -------------------------
+
+    def put_resource(self, resource: dict[str, Any]) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO terminology_resource VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+                "(resource_type, url, version) DO UPDATE SET saved_at = excluded.saved_at, "
+                "resource = excluded.resource",
+                (
+                    resource["resourceType"],
+                    resource["url"],
+                    resource.get("version") or "",
+                    time.time(),
+                    dumps(resource),
+                ),
+            )
+
+    def get_resource(
+        self, resource_type: str, url: str, version: str | None = None
+    ) -> dict[str, Any] | None:
+        with self.db.read() as cursor:
+            if version is None:
+                cursor.execute(
+                    "SELECT resource FROM terminology_resource WHERE resource_type = ? "
+                    "AND url = ? ORDER BY saved_at DESC LIMIT 1",
+                    (resource_type, url),
+                )
+            else:
+                cursor.execute(
+                    "SELECT resource FROM terminology_resource WHERE resource_type = ? "
+                    "AND url = ? AND version = ?",
+                    (resource_type, url, version),
+                )
+            row = cursor.fetchone()
+        return json.loads(bytes(row[0]), parse_float=Decimal) if row else None
+
+    def versions(self, resource_type: str, url: str) -> list[str]:
+        with self.db.read() as cursor:
+            cursor.execute(
+                "SELECT version FROM terminology_resource WHERE resource_type = ? AND "
+                "url = ? ORDER BY saved_at",
+                (resource_type, url),
+            )
+            return [r[0] for r in cursor.fetchall()]
+
+    def cache_get(self, key: str) -> tuple[dict[str, Any], float] | None:
+        with self.db.read() as cursor:
+            cursor.execute("SELECT value, expires_at FROM terminology_cache WHERE key = ?", (key,))
+            row = cursor.fetchone()
+        return (json.loads(bytes(row[0]), parse_float=Decimal), float(row[1])) if row else None
+
+    def cache_put(self, key: str, value: dict[str, Any], expires_at: float) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO terminology_cache VALUES (?, ?, ?) ON CONFLICT (key) DO "
+                "UPDATE SET expires_at = excluded.expires_at, value = excluded.value",
+                (key, expires_at, dumps(value)),
+            )

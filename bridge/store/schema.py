@@ -1,0 +1,144 @@
+"""The schema, one for both engines, and its versioned migrations.
+
+Resources are stored as their JSON (with meta.versionId and meta.lastUpdated) in
+`resource`, every version in `resource_history`. Search runs on index tables
+filled from each version as it is written:
+
+- `idx_token`      (param, system, code): code, combo-code, category, status, identifier…
+- `idx_reference`  (param, target): patient, subject, result…
+- `idx_date`       (param, low, high): dates as half-open ranges of epoch microseconds,
+                    so "2024-11" is the whole month and a Period is its span
+- `idx_quantity`   (param, system, code, value, canonical code and value): value-quantity
+                    compares g/L with g/dL through canonical UCUM units
+- `idx_string`     (param, value): names, normalised (and as written, for :exact)
+- `observation_hot` typed columns (patient, code, date) with one composite index: the
+                    hot path Observation?patient=…&code=…&date=…&_sort=-date
+
+Times are epoch microseconds (UTC) in BIGINT columns on both engines; `seq` is a
+monotonic write counter used to page stably and to order by insertion.
+"""
+
+from __future__ import annotations
+
+from bridge.store.database import Database
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+BLOB = {"sqlite": "BLOB", "postgresql": "BYTEA"}
+REAL = {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION"}
+
+# Each migration: (version, description, statements with {blob} / {real} for the engine)
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "resources, history and search indexes",
+        [
+            """CREATE TABLE resource (
+            resource_type TEXT NOT NULL,
+            id TEXT NOT NULL,
+            version_id INTEGER NOT NULL,
+            last_updated BIGINT NOT NULL,
+            seq BIGINT NOT NULL,
+            deleted BOOLEAN NOT NULL DEFAULT FALSE,
+            date_low BIGINT,
+            date_high BIGINT,
+            content {blob} NOT NULL,
+            PRIMARY KEY (resource_type, id))""",
+            "CREATE INDEX resource_seq ON resource (resource_type, seq)",
+            "CREATE INDEX resource_date ON resource (resource_type, date_low)",
+            "CREATE INDEX resource_updated ON resource (resource_type, last_updated)",
+            """CREATE TABLE resource_history (
+            resource_type TEXT NOT NULL,
+            id TEXT NOT NULL,
+            version_id INTEGER NOT NULL,
+            last_updated BIGINT NOT NULL,
+            deleted BOOLEAN NOT NULL DEFAULT FALSE,
+            content {blob},
+            PRIMARY KEY (resource_type, id, version_id))""",
+            """CREATE TABLE idx_token (
+            resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+            system TEXT, code TEXT NOT NULL)""",
+            "CREATE INDEX idx_token_code ON idx_token (resource_type, param, code, system)",
+            "CREATE INDEX idx_token_id ON idx_token (resource_type, id)",
+            """CREATE TABLE idx_reference (
+            resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+            target TEXT NOT NULL)""",
+            "CREATE INDEX idx_reference_target ON idx_reference (resource_type, param, target)",
+            "CREATE INDEX idx_reference_id ON idx_reference (resource_type, id)",
+            """CREATE TABLE idx_date (
+            resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+            low BIGINT NOT NULL, high BIGINT NOT NULL)""",
+            "CREATE INDEX idx_date_range ON idx_date (resource_type, param, low, high)",
+            "CREATE INDEX idx_date_id ON idx_date (resource_type, id)",
+            """CREATE TABLE idx_quantity (
+            resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+            system TEXT, code TEXT, value {real} NOT NULL,
+            canonical_code TEXT, canonical_value {real})""",
+            "CREATE INDEX idx_quantity_canonical ON idx_quantity "
+            "(resource_type, param, canonical_code, canonical_value)",
+            "CREATE INDEX idx_quantity_id ON idx_quantity (resource_type, id)",
+            """CREATE TABLE idx_string (
+            resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+            value TEXT NOT NULL)""",
+            "CREATE INDEX idx_string_value ON idx_string (resource_type, param, value)",
+            "CREATE INDEX idx_string_id ON idx_string (resource_type, id)",
+            """CREATE TABLE observation_hot (
+            id TEXT NOT NULL, patient TEXT, system TEXT, code TEXT NOT NULL,
+            date_low BIGINT, date_high BIGINT, seq BIGINT NOT NULL)""",
+            "CREATE INDEX observation_hot_path ON observation_hot (patient, code, date_low, seq)",
+            "CREATE INDEX observation_hot_id ON observation_hot (id)",
+            "CREATE TABLE counter (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+            "INSERT INTO counter (name, value) VALUES ('seq', 0)",
+        ],
+    ),
+    # The tables of bridge.terminology.SqliteTerminologyStore, column for column: a file
+    # it wrote keeps its JDV versions and cached SMT answers when the server opens it.
+    (
+        2,
+        "terminology: JDV versions and SMT answers",
+        [
+            """CREATE TABLE IF NOT EXISTS terminology_resource (
+            resource_type TEXT NOT NULL, url TEXT NOT NULL, version TEXT NOT NULL,
+            saved_at {real} NOT NULL, resource {blob} NOT NULL,
+            PRIMARY KEY (resource_type, url, version))""",
+            """CREATE TABLE IF NOT EXISTS terminology_cache (
+            key TEXT PRIMARY KEY, expires_at {real} NOT NULL, value {blob} NOT NULL)""",
+        ],
+    ),
+    # Resources that several documents share (the Patient, the laboratory, the
+    # biologist…) keep the content of the most recent document, whatever the order of
+    # arrival: each remembers the time of the document that last wrote it.
+    (
+        3,
+        "ingestion: the document time behind each ingested resource",
+        [
+            """CREATE TABLE ingested_from (
+            resource_type TEXT NOT NULL, id TEXT NOT NULL, document_time BIGINT NOT NULL,
+            PRIMARY KEY (resource_type, id))""",
+        ],
+    ),
+]
+
+
+def migrate(db: Database) -> int:
+    """Bring the schema to the latest version; returns it. Safe to run at every start."""
+    with db.transaction() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+            "description TEXT NOT NULL)"
+        )
+        if db.dialect == "postgresql":  # one migrating process at a time
+            cursor.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")
+        cursor.execute("SELECT MAX(version) FROM schema_version")
+        current = cursor.fetchone()[0] or 0
+        for version, description, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            for statement in statements:
+                cursor.execute(statement.format(blob=BLOB[db.dialect], real=REAL[db.dialect]))
+            cursor.execute(
+                "INSERT INTO schema_version (version, description) VALUES (?, ?)",
+                (version, description),
+            )
+            current = version
+    return current

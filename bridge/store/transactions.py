@@ -1,0 +1,160 @@
+"""Transaction and batch Bundles: entries in order, references between them resolved.
+
+POST entries get their id before anything is written, so that references to their
+`fullUrl` (urn:uuid:…) become `Type/id`; a conditional create (If-None-Exist) that
+finds its match sends those references to the match instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from bridge.errors import BridgeError
+from bridge.store.records import ConflictError, Written, instant
+from bridge.store.writer import Writer
+
+__all__ = ["failure", "write_entries"]
+
+
+def write_entries(
+    writer: Writer,
+    entries: list[dict[str, Any]],
+    kept: dict[tuple[str, str], Written] | None = None,
+) -> list[dict[str, Any]]:
+    """Write the entries in order, returning their responses; PUTs of a resource in `kept`
+    are left as stored (ingestion keeps what a more recent document wrote)."""
+    aliases = _aliases(entries)
+    for entry in entries:  # a conditional create that matches: references go to the match
+        request = entry.get("request") or {}
+        if request.get("ifNoneExist") and entry.get("fullUrl") in aliases:
+            kind = aliases[entry["fullUrl"]].partition("/")[0]
+            existing = writer.existing(kind, request["ifNoneExist"])
+            if existing is not None:
+                aliases[entry["fullUrl"]] = f"{kind}/{existing.id}"
+    seen: set[tuple[str, str]] = set()
+    responses = []
+    for entry in entries:
+        request = entry.get("request") or {}
+        method = str(request.get("method", "")).upper()
+        url = str(request.get("url", ""))
+        resource = _rewrite(entry.get("resource"), aliases)
+        if method in ("PUT", "POST", "DELETE"):
+            target = _target(method, url, resource, aliases, entry)
+            if target in seen:
+                raise ConflictError(f"the Bundle writes {target[0]}/{target[1]} twice")
+            seen.add(target)
+        if method == "PUT":
+            if not isinstance(resource, dict):
+                raise ConflictError(f"PUT {url} without a resource")
+            resource_type, _, resource_id = url.partition("?")[0].partition("/")
+            if resource.get("resourceType") != resource_type or resource.get("id") not in (
+                None,
+                resource_id,
+            ):
+                raise ConflictError(
+                    f"PUT {url}: the resource is {resource.get('resourceType')}"
+                    f"/{resource.get('id')}"
+                )
+            written = (kept or {}).get((resource_type, resource_id)) or writer.put(
+                {**resource, "id": resource_id}, if_match=request.get("ifMatch")
+            )
+            responses.append(_response(written))
+        elif method == "POST":
+            if not isinstance(resource, dict):
+                raise ConflictError(f"POST {url} without a resource")
+            promised = aliases.get(entry.get("fullUrl", ""), "").partition("/")[2]
+            written = writer.create(resource, request.get("ifNoneExist"), new_id=promised or None)
+            responses.append(_response(written))
+        elif method == "DELETE":
+            resource_type, _, resource_id = url.partition("/")
+            if "?" in url or not resource_type or not resource_id or "/" in resource_id:
+                raise ConflictError(f"DELETE {url}: only Type/id (no conditional delete)")
+            writer.delete(resource_type, resource_id)
+            responses.append({"response": {"status": "204 No Content"}})
+        else:
+            raise ConflictError(f"entry method {method or '(none)'} is not supported here")
+    return responses
+
+
+def _response(written: Written) -> dict[str, Any]:
+    stored = written.stored
+    response: dict[str, Any] = {
+        "status": "201 Created" if written.created else "200 OK",
+        "location": f"{stored.resource_type}/{stored.id}/_history/{stored.version_id}",
+        "etag": stored.etag,
+        "lastModified": instant(stored.last_updated),
+    }
+    if not written.changed:
+        response["outcome"] = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "information",
+                    "code": "informational",
+                    "diagnostics": f"unchanged: identical to version {stored.version_id}",
+                }
+            ],
+        }
+    return {"response": response}
+
+
+def failure(exc: BridgeError) -> dict[str, Any]:
+    status = {
+        "not-found": "404 Not Found",
+        "deleted": "410 Gone",
+        "precondition-failed": "412 Precondition Failed",
+        "invalid-search": "400 Bad Request",
+    }.get(exc.code, "409 Conflict")
+    return {
+        "response": {
+            "status": status,
+            "outcome": {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "processing", "diagnostics": str(exc)}],
+            },
+        }
+    }
+
+
+def _aliases(entries: list[dict[str, Any]]) -> dict[str, str]:
+    """fullUrl → "Type/id": PUT entries keep their id, POST entries get a new one."""
+    aliases: dict[str, str] = {}
+    for entry in entries:
+        full_url = entry.get("fullUrl")
+        request = entry.get("request") or {}
+        resource = entry.get("resource")
+        if not full_url or not isinstance(resource, dict):
+            continue
+        method = str(request.get("method", "")).upper()
+        if method == "PUT":
+            aliases[full_url] = str(request.get("url", "")).partition("?")[0]
+        elif method == "POST":
+            aliases[full_url] = f"{resource.get('resourceType')}/{uuid.uuid4()}"
+    return aliases
+
+
+def _rewrite(node: Any, aliases: dict[str, str]) -> Any:
+    """References to fullUrls of the Bundle become "Type/id" references."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str) and value in aliases:
+                out[key] = aliases[value]
+            else:
+                out[key] = _rewrite(value, aliases)
+        return out
+    if isinstance(node, list):
+        return [_rewrite(v, aliases) for v in node]
+    return node
+
+
+def _target(
+    method: str, url: str, resource: Any, aliases: dict[str, str], entry: dict[str, Any]
+) -> tuple[str, str]:
+    if method == "POST":
+        alias = aliases.get(entry.get("fullUrl", ""), f"{url}/{uuid.uuid4()}")
+        kind, _, resource_id = alias.partition("/")
+        return kind, resource_id
+    kind, _, resource_id = url.partition("?")[0].partition("/")
+    return kind, resource_id
