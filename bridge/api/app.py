@@ -1,0 +1,59 @@
+"""The FastAPI application: `create_app(settings)`; routers under /fhir, service routes at /."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bridge import __version__
+from bridge.api.auth import Authenticator
+from bridge.api.observability import access_log
+from bridge.api.observability import router as service_router
+from bridge.api.outcomes import install_handlers
+from bridge.api.routers.fhir import router as fhir_router
+from bridge.api.routers.operations import router as operations_router
+from bridge.api.state import AppState, Metrics
+from bridge.settings import Settings
+from bridge.store import Store, open_store
+from bridge.terminology.service import from_settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("bridge.api")
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """The application; `store` may be given (tests, or an already open database)."""
+    settings = settings or Settings.from_environment()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = store or open_store(settings.database_url)
+        app.state.bridge = AppState(
+            settings, opened, from_settings(settings, opened), Authenticator(settings), Metrics()
+        )
+        log.info(
+            "ready", extra={"fields": {"database": opened.dialect, "schema": opened.schema_version}}
+        )
+        try:
+            yield
+        finally:
+            if store is None:
+                opened.close()
+
+    app = FastAPI(
+        title="crbio-bridge",
+        version=__version__,
+        lifespan=lifespan,
+        description="French CR-BIO lab reports as FHIR R4: conversion, storage, "
+        "search and terminology (JDV Circuit de la biologie, SMT).",
+    )
+    install_handlers(app)
+    app.middleware("http")(access_log)
+    app.include_router(service_router)
+    app.include_router(operations_router)
+    app.include_router(fhir_router)
+    return app

@@ -1,0 +1,118 @@
+"""Every error as a FHIR OperationOutcome with the right HTTP status; FHIR JSON responses.
+
+One handler for `BridgeError`: each exception class has a stable `code`, mapped here
+to a status and an OperationOutcome issue type. Anything unexpected becomes a 500
+OperationOutcome (and a log line), never an HTML page or a bare traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from bridge.errors import BridgeError
+
+__all__ = ["FHIR_JSON", "ApiError", "FhirResponse", "install_handlers", "outcome"]
+
+FHIR_JSON = "application/fhir+json"
+log = logging.getLogger("bridge.api")
+
+# code of a BridgeError → (HTTP status, OperationOutcome issue type)
+STATUS: dict[str, tuple[int, str]] = {
+    "too-large": (413, "too-long"),
+    "malformed-xml": (400, "structure"),
+    "unsafe-xml": (400, "security"),
+    "not-cda": (422, "not-supported"),
+    "unsupported-document": (422, "not-supported"),
+    "too-deep": (422, "too-costly"),
+    "invalid-search": (400, "invalid"),
+    "invalid-request": (400, "invalid"),
+    "not-found": (404, "not-found"),
+    "deleted": (410, "deleted"),
+    "conflict": (409, "conflict"),
+    "precondition-failed": (412, "conflict"),
+    "conceptmap-not-found": (404, "not-found"),
+    "conversion-refused": (422, "processing"),
+    "terminology-unavailable": (503, "transient"),
+    "jdv-format": (422, "invalid"),
+    "unauthorized": (401, "login"),
+    "forbidden": (403, "forbidden"),
+    "unsupported-media-type": (415, "not-supported"),
+    "not-acceptable": (406, "not-supported"),
+    "invalid-resource": (400, "invalid"),
+    "unprocessable": (422, "processing"),
+}
+
+
+class ApiError(BridgeError):
+    """An HTTP-level refusal: `code` is a key of STATUS."""
+
+    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.headers = headers or {}
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class FhirResponse(Response):
+    """application/fhir+json, serialised with orjson (decimals kept as written)."""
+
+    media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):
+            return content
+        return orjson.dumps(content, default=_default)
+
+
+def outcome(
+    severity: str, code: str, diagnostics: str, *, location: str | None = None
+) -> dict[str, Any]:
+    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    if location:
+        issue["location"] = [location]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def error_response(
+    status: int, issue_type: str, message: str, headers: dict[str, str] | None = None
+) -> FhirResponse:
+    severity = "fatal" if status >= 500 else "error"
+    return FhirResponse(outcome(severity, issue_type, message), status_code=status, headers=headers)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BridgeError)
+    async def bridge_error(request: Request, exc: BridgeError) -> Response:
+        status, issue_type = STATUS.get(exc.code, (422, "processing"))
+        headers = getattr(exc, "headers", None)
+        return error_response(status, issue_type, str(exc), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return error_response(400, "invalid", f"invalid request: {problems}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        issue_type = {404: "not-found", 405: "not-supported", 401: "login", 403: "forbidden"}.get(
+            exc.status_code, "processing"
+        )
+        return error_response(exc.status_code, issue_type, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "exception", "internal error; it has been logged")

@@ -1,0 +1,1 @@
+"""The `crbio` command line (typer): thin commands over the library."""

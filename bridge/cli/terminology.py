@@ -1,0 +1,154 @@
+"""`crbio terminology …`: import the JDV, translate, look up, synchronise with the SMT."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bridge.errors import TerminologyError
+from bridge.settings import Settings
+from bridge.terminology.conceptmap import CONCEPTMAP_URL, LOINC
+from bridge.terminology.operations import parse_lookup, parse_translate
+from bridge.terminology.service import TerminologyService, from_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="The JDV Circuit de la biologie, the SMT, and terminology look-ups.", no_args_is_help=True
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _service() -> TerminologyService:
+    """The service on the configured store (SQLite file or PostgreSQL), as the server sees it."""
+    from bridge.store import open_store
+
+    settings = Settings.from_environment()
+    return from_settings(settings, open_store(settings.database_url))
+
+
+def _fail(exc: TerminologyError) -> typer.Exit:
+    err.print(f"[red]{exc.code}[/red]: {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+@app.command("import-jdv")
+def import_jdv(
+    workbook: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="The official JDV spreadsheet (.xlsx)."),
+    ],
+    version: Annotated[str | None, typer.Option(help="Version label (default: file name).")] = None,
+) -> None:
+    """Import the JDV spreadsheet as a new ConceptMap version; earlier versions are kept."""
+    try:
+        report = _service().import_spreadsheet(workbook, version or workbook.stem)
+    except TerminologyError as exc:
+        raise _fail(exc) from exc
+    out.print(
+        f"JDV version [bold]{report.version}[/bold]: {report.rows} rows, "
+        f"{report.analyses} analyses, {report.correspondences} correspondences"
+    )
+    for problem in report.problems:
+        err.print(f"[yellow]note[/yellow] {problem}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def versions() -> None:
+    """List the JDV versions in the store."""
+    for version in _service().versions():
+        out.print(version)
+
+
+@app.command()
+def translate(
+    code: Annotated[str, typer.Option(help="The code to translate, e.g. 40193-5.")],
+    system: Annotated[str, typer.Option(help="Its code system.")] = LOINC,
+    reverse: Annotated[bool, typer.Option(help="Find the codes that map to this one.")] = False,
+    version: Annotated[str | None, typer.Option(help="JDV version (default: latest).")] = None,
+) -> None:
+    """Print every match: code, equivalence, conversion factor and comparability level."""
+    pairs: list[tuple[str, Any]] = [("system", system), ("code", code)]
+    if reverse:
+        pairs.append(("reverse", "true"))
+    if version:
+        pairs += [("url", CONCEPTMAP_URL), ("conceptMapVersion", version)]
+    try:
+        answer = asyncio.run(_service().translate(parse_translate(pairs)))
+    except TerminologyError as exc:
+        raise _fail(exc) from exc
+    matches = answer.matches
+    if not matches:
+        out.print(f"no match for {system}|{code} ({answer.origin})")
+        raise typer.Exit(1)
+    table = Table(
+        "code",
+        "equivalence",
+        "factor",
+        "comparability",
+        "units",
+        "display",
+        title=f"{system}|{code} ({answer.origin})",
+        title_justify="left",
+    )
+    for match in matches:
+        factor = match.property("factor")
+        units = " → ".join(str(match.property(u) or "?") for u in ("source-unit", "target-unit"))
+        table.add_row(
+            match.code,
+            match.equivalence,
+            "" if factor is None else str(factor),
+            str(match.property("comparability") or ""),
+            units,
+            match.display or "",
+        )
+    out.print(table)
+    for match in matches:
+        source = match.property("provenance") or match.source_url
+        official = "" if match.property("official") is not False else " (factor NOT official)"
+        out.print(f"{match.code}: {source}{official}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def lookup(
+    code: Annotated[str, typer.Option(help="The code, e.g. 718-7.")],
+    system: Annotated[str, typer.Option(help="Its code system.")] = LOINC,
+) -> None:
+    """French display and JDV properties of a code (the SMT for codes outside the JDV)."""
+    try:
+        answer = asyncio.run(_service().lookup(parse_lookup([("system", system), ("code", code)])))
+    except TerminologyError as exc:
+        raise _fail(exc) from exc
+    for parameter in answer.parameters["parameter"]:
+        value = next((v for k, v in parameter.items() if k.startswith("value")), None)
+        if value is not None:
+            out.print(f"{parameter['name']}: {value}", highlight=False)
+        elif parameter["name"] == "property":
+            parts = {p["name"]: p for p in parameter["part"]}
+            shown = next(v for k, v in parts["value"].items() if k.startswith("value"))
+            out.print(f"property {parts['code']['valueCode']}: {shown}", highlight=False)
+
+
+@app.command()
+def sync(
+    value_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--value-set", help="Canonical URL of a value set (default: the converter's)."
+        ),
+    ] = None,
+) -> None:
+    """Pull the value sets the converter uses from the SMT ($expand, page by page)."""
+    service = _service()
+    try:
+        counts = asyncio.run(service.sync(tuple(value_set)) if value_set else service.sync())
+    except TerminologyError as exc:
+        raise _fail(exc) from exc
+    for url, count in counts.items():
+        out.print(f"{url}: {count} concepts")

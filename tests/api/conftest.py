@@ -1,0 +1,65 @@
+"""The API under uvicorn on a free loopback port, on each engine, with an httpx client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bridge.api import create_app
+from bridge.settings import Settings
+from bridge.store import Store
+from tests.helpers import example_files
+from tests.serving import Serving
+from tests.stores import ENGINES, open_test_store
+
+CDA = {"Content-Type": "application/hl7-cda+xml"}
+FHIR = {"Content-Type": "application/fhir+json"}
+
+
+@dataclass
+class Api:
+    url: str  # http://127.0.0.1:port
+    store: Store
+    http: httpx.Client  # its base_url is the FHIR base, …/fhir
+
+    @property
+    def base(self) -> str:
+        return f"{self.url}/fhir"
+
+    def ingest(self, path: Path) -> httpx.Response:
+        response = self.http.post("/$ingest", content=path.read_bytes(), headers=CDA)
+        assert response.status_code == 200, response.text
+        return response
+
+
+@contextmanager
+def running_api(store: Store, settings: Settings | None = None) -> Iterator[Api]:
+    """The bridge on `store`, offline (no SMT), served on loopback."""
+    settings = settings or Settings(offline=True)
+    with Serving(create_app(settings, store=store)) as server:
+        with httpx.Client(base_url=f"{server.url}/fhir", timeout=30) as http:
+            yield Api(server.url, store, http)
+
+
+@pytest.fixture
+def api(store: Store) -> Iterator[Api]:
+    """An empty bridge, on each engine."""
+    with running_api(store) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def loaded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    """A bridge holding every example document, shared by the read-only tests of a module."""
+    with open_test_store(request.param, tmp_path_factory.mktemp("store")) as store:
+        with running_api(store) as running:
+            for path in example_files():
+                running.ingest(path)
+            yield running

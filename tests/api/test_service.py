@@ -1,0 +1,77 @@
+"""Health, readiness, metrics and access logs (which never carry patient data)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bridge.api.observability import JsonFormatter
+from bridge.settings import Settings
+from tests.api.conftest import CDA, Api, running_api
+from tests.helpers import EXAMPLES
+from tests.stores import open_test_store
+
+INS = "168056938321409"
+
+
+def test_health_and_readiness(api: Api) -> None:
+    assert httpx.get(f"{api.url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{api.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
+
+
+def test_not_ready_when_the_store_does_not_answer(engine: str, tmp_path: Path) -> None:
+    with open_test_store(engine, tmp_path) as store:
+        with running_api(store, Settings(offline=True)) as api:
+            assert httpx.get(f"{api.url}/readyz").status_code == 200
+            store.close()  # the database goes away under the running server
+            assert httpx.get(f"{api.url}/healthz").status_code == 200
+            not_ready = httpx.get(f"{api.url}/readyz")
+            assert not_ready.status_code == 503
+            assert not_ready.json()["status"] == "unavailable"
+
+
+def test_metrics_count_requests_by_route_and_documents(api: Api) -> None:
+    api.http.post("/$ingest", content=(EXAMPLES / "trod-covid.xml").read_bytes(), headers=CDA)
+    api.http.get("/Observation", params={"code": "94558-4"})
+    api.http.get("/Observation/nothing")
+    text = httpx.get(f"{api.url}/metrics").text
+    assert 'crbio_documents_total{operation="ingest"} 1.0' in text
+    assert (
+        'crbio_http_requests_total{method="GET",route="/fhir/{resource_type}",status="200"}' in text
+    )
+    assert (
+        'crbio_http_requests_total{method="GET",route="/fhir/{resource_type}/{resource_id}",'
+        'status="404"}' in text
+    )
+    assert "crbio_http_request_seconds_bucket" in text
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_access_logs_name_routes_never_identifiers(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.access")
+    api.http.post(
+        "/$ingest", content=(EXAMPLES / "glucose-two-units.xml").read_bytes(), headers=CDA
+    )
+    api.http.get("/Patient", params={"identifier": f"urn:oid:1.2.250.1.213.1.4.10|{INS}"})
+    api.http.get("/Patient/some-patient-id")
+    records = [r for r in caplog.records if r.name == "bridge.access"]
+    assert len(records) >= 3
+    formatter = JsonFormatter()
+    lines = [json.loads(formatter.format(r)) for r in records]
+    routes = {line["route"] for line in lines}
+    assert {
+        "/fhir/$ingest",
+        "/fhir/{resource_type}",
+        "/fhir/{resource_type}/{resource_id}",
+    } <= routes
+    everything = "\n".join(formatter.format(r) for r in records)
+    for secret in (INS, "some-patient-id", "GARNIER", "identifier"):
+        assert secret not in everything
+    assert all({"method", "status", "duration_ms"} <= line.keys() for line in lines)
