@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CRBIO  := $(VENV)/bin/crbio
 
-.PHONY: run test examples bench lint clean
+.PHONY: run test examples bench bench-search lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,15 @@ test: $(VENV)/.installed
 examples: $(VENV)/.installed
 	$(CRBIO) convert fhir_examples -o fhir_examples --pretty
 
-## bench: conversion speed against lxml parse-only speed
+## bench: conversion, terminology and search speed, each against a floor of the same run
 bench: $(VENV)/.installed
 	$(PY) bench/convert.py
+	$(PY) bench/translate.py
+	$(PY) bench/search.py --quick
+
+## bench-search: search over HTTP on 2,000 patients (200k+ Observations; loads take minutes)
+bench-search: $(VENV)/.installed
+	$(PY) bench/search.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
