@@ -141,7 +141,7 @@ class Writer:
             "deleted, content) VALUES (?, ?, ?, ?, FALSE, ?)",
             (resource_type, resource_id, version_id, now, content),
         )
-        self._reindex(resource_type, resource_id, rows, seq)
+        self._reindex(resource_type, resource_id, rows, seq, fresh=current is None)
         stored = Stored(resource_type, resource_id, version_id, now, content)
         return Written(stored, created=current is None or current[2], changed=True)
 
@@ -173,8 +173,13 @@ class Writer:
         if resource_type == "Observation":
             self.cursor.execute("DELETE FROM observation_hot WHERE id = ?", (resource_id,))
 
-    def _reindex(self, resource_type: str, resource_id: str, rows: IndexRows, seq: int) -> None:
-        self._clear_index(resource_type, resource_id)
+    def _reindex(
+        self, resource_type: str, resource_id: str, rows: IndexRows, seq: int, *, fresh: bool
+    ) -> None:
+        """Index rows of the new version; `fresh`: the resource never existed, so it has none
+        to clear (six statements saved per new resource: most of an ingestion's)."""
+        if not fresh:
+            self._clear_index(resource_type, resource_id)
         key = (resource_type, resource_id)
         if rows.tokens:
             self.cursor.executemany(
