@@ -29,11 +29,9 @@ import math
 import multiprocessing
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -60,6 +58,7 @@ from bridge.mapping import Conversion, convert  # noqa: E402
 from bridge.settings import Settings  # noqa: E402
 from bridge.store import Store, open_store, parse_query  # noqa: E402
 from bridge.store.schema import MIGRATIONS  # noqa: E402
+from tests.serving import Serving, free_port  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -442,44 +441,6 @@ def check_bundle(body: bytes, search: Search, patient_id: str) -> int:
 
 
 # HTTP ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Serving:
-    """uvicorn serving `app` in a thread on a free loopback port, for a `with` block."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Serving:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"the server on port {self.port} did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 class ServerProcess:
