@@ -110,11 +110,12 @@ def _remember_document_time(
 
 def _replaced_by_stored(writer: Writer, master: dict[str, Any]) -> bool:
     """Whether a stored document says it replaces the document with this id (RPLC)."""
+    # Driven from the token index: written as EXISTS over `resource`, SQLite walked every
+    # stored DocumentReference (62 ms per document at 17,000 documents: quadratic loads)
     writer.cursor.execute(
-        "SELECT r.content FROM resource r WHERE r.resource_type = 'DocumentReference' AND "
-        "NOT r.deleted AND EXISTS (SELECT 1 FROM idx_token t WHERE t.resource_type = "
-        "r.resource_type AND t.id = r.id AND t.param = 'relatesto-identifier' AND "
-        "t.system = ? AND t.code = ?)",
+        "SELECT r.content FROM idx_token t JOIN resource r ON r.resource_type = "
+        "t.resource_type AND r.id = t.id WHERE t.resource_type = 'DocumentReference' AND "
+        "t.param = 'relatesto-identifier' AND t.system = ? AND t.code = ? AND NOT r.deleted",
         (master.get("system"), master.get("value")),
     )
     return any(
@@ -166,12 +167,11 @@ def _retract(writer: Writer, identifier: dict[str, Any]) -> None:
 
 
 def _by_identifier(writer: Writer, resource_type: str, identifier: dict[str, Any]) -> list[Stored]:
-    writer.cursor.execute(
-        "SELECT r.id, r.version_id, r.last_updated, r.content FROM resource r WHERE "
-        "r.resource_type = ? AND NOT r.deleted AND EXISTS (SELECT 1 FROM idx_token t WHERE "
-        "t.resource_type = ? AND t.id = r.id AND t.param = 'identifier' AND t.system = ? AND "
-        "t.code = ?)",
-        (resource_type, resource_type, identifier.get("system"), identifier.get("value")),
+    writer.cursor.execute(  # driven from the token index, as in _replaced_by_stored
+        "SELECT r.id, r.version_id, r.last_updated, r.content FROM idx_token t JOIN resource r "
+        "ON r.resource_type = t.resource_type AND r.id = t.id WHERE t.resource_type = ? AND "
+        "t.param = 'identifier' AND t.system = ? AND t.code = ? AND NOT r.deleted",
+        (resource_type, identifier.get("system"), identifier.get("value")),
     )
     return [Stored(resource_type, r[0], r[1], r[2], bytes(r[3])) for r in writer.cursor.fetchall()]
 
