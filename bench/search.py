@@ -29,6 +29,7 @@ import math
 import multiprocessing
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -281,6 +282,11 @@ def prepare_sqlite(population: Population, plans: list[DocumentPlan], args: Any)
     store = open_store(f"sqlite:///{partial}")
     stats = load(store, population, plans, workers=args.workers, http_documents=args.http_ingest)
     store.close()
+    # Everything into the main file before the rename: a WAL left beside `.partial`
+    # (another reader held it open) would not follow the file to its new name
+    with sqlite3.connect(partial) as connection:
+        busy = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    require(busy == 0, f"{partial}: its write-ahead log is held open elsewhere")
     partial.rename(path)
     manifest.write_text(
         json.dumps({"population": cache_key(population), "stats": asdict(stats)}, indent=2)
