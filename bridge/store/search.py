@@ -273,24 +273,20 @@ def condition_sql(condition: Condition, alias: str, resource_type: str) -> tuple
             target = _reference_value(parameter, value)
             if "/" in target:
                 clauses.append(
-                    f"EXISTS (SELECT 1 FROM idx_reference ref WHERE ref.resource_type "
-                    f"= ? AND ref.id = {alias}.id AND ref.param = ? AND ref.target = ?)"
+                    _indexed(alias, "idx_reference ref", "ref.param = ? AND ref.target = ?")
                 )
                 params += [resource_type, name, target]
             else:  # a bare id of any type
                 clauses.append(
-                    f"EXISTS (SELECT 1 FROM idx_reference ref WHERE ref.resource_type "
-                    f"= ? AND ref.id = {alias}.id AND ref.param = ? AND ref.target "
-                    f"LIKE ? {_ESCAPE})"
+                    _indexed(
+                        alias, "idx_reference ref", f"ref.param = ? AND ref.target LIKE ? {_ESCAPE}"
+                    )
                 )
                 params += [resource_type, name, f"%/{_like(target)}"]
         elif parameter.kind == "date":
             prefix, (low, high) = value
             sql, args = date_sql(prefix, low, high, "d.low", "d.high")
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM idx_date d WHERE d.resource_type = ? AND "
-                f"d.id = {alias}.id AND d.param = ? AND {sql})"
-            )
+            clauses.append(_indexed(alias, "idx_date d", f"d.param = ? AND {sql}"))
             params += [resource_type, name, *args]
         elif parameter.kind == "quantity":
             sql, args = _quantity_sql(value, alias, resource_type, name)
@@ -299,15 +295,27 @@ def condition_sql(condition: Condition, alias: str, resource_type: str) -> tuple
         elif parameter.kind == "string":
             sql, args = _string_sql(condition.modifier, value)
             param = f"{name}:exact" if condition.modifier == "exact" else name
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM idx_string s WHERE s.resource_type = ? AND "
-                f"s.id = {alias}.id AND s.param = ? AND {sql})"
-            )
+            clauses.append(_indexed(alias, "idx_string s", f"s.param = ? AND {sql}"))
             params += [resource_type, param, *args]
     either = "(" + " OR ".join(clauses) + ")"
     if condition.modifier == "not":  # code:not=a,b is "neither a nor b"
         return f"(NOT {either})", params
     return either, params
+
+
+def _indexed(alias: str, table: str, where: str) -> str:
+    """`alias`.id among the ids an index table gives (`table` is "idx_token t" & co).
+
+    Written `id IN (SELECT id …)` rather than a correlated `EXISTS`: SQLite then starts
+    from the index table and looks each id up, where with EXISTS it walked every
+    resource of the type (Observation?patient=… took 20 s over 240,000 Observations).
+    The first placeholder is the index table's resource_type.
+    """
+    short = table.split()[1]
+    return (
+        f"{alias}.id IN (SELECT {short}.id FROM {table} WHERE {short}.resource_type = ? "
+        f"AND {where})"
+    )
 
 
 def _token_sql(
@@ -317,11 +325,10 @@ def _token_sql(
     param = condition.name
     if condition.modifier == "text":
         return (
-            f"EXISTS (SELECT 1 FROM idx_string s WHERE s.resource_type = ? AND s.id = "
-            f"{alias}.id AND s.param = ? AND s.value LIKE ? {_ESCAPE})",
+            _indexed(alias, "idx_string s", f"s.param = ? AND s.value LIKE ? {_ESCAPE}"),
             [resource_type, f"{param}:text", f"%{_like(normalise_text(code))}%"],
         )
-    where = ["t.resource_type = ?", f"t.id = {alias}.id", "t.param = ?"]
+    where = ["t.param = ?"]
     args: list[Any] = [resource_type, param]
     if code is not None:
         where.append("t.code = ?")
@@ -332,7 +339,7 @@ def _token_sql(
         else:
             where.append("t.system = ?")
             args.append(system)
-    return f"EXISTS (SELECT 1 FROM idx_token t WHERE {' AND '.join(where)})", args
+    return _indexed(alias, "idx_token t", " AND ".join(where)), args
 
 
 def _precision(amount: Decimal) -> Decimal:
@@ -367,8 +374,7 @@ def _quantity_sql(value: Any, alias: str, resource_type: str, name: str) -> tupl
         "ap": (f"{column} >= ? AND {column} <= ?", [float(target) * 0.9, float(target) * 1.1]),
     }[prefix]
     return (
-        f"EXISTS (SELECT 1 FROM idx_quantity q WHERE q.resource_type = ? AND q.id = {alias}.id "
-        f"AND q.param = ? AND {unit_sql} AND {comparison})",
+        _indexed(alias, "idx_quantity q", f"q.param = ? AND {unit_sql} AND {comparison}"),
         [resource_type, name, *unit_args, *args],
     )
 
