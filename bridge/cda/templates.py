@@ -14,7 +14,6 @@ BIO_TROD = "1.2.250.1.213.1.1.1.59"  # FR BIO-TROD (tests rapides d'orientation 
 CI_SIS = "1.2.250.1.213.1.1.1.1"  # conformité CI-SIS
 IHE_XD_LAB = "1.3.6.1.4.1.19376.1.3.3"  # IHE PaLM Laboratory Report
 IHE_XDS_SD = "1.3.6.1.4.1.19376.1.2.20"  # IHE Scanned Document: CDA R2 niveau 1 (N1)
-IHE_MEDICAL_DOCUMENT = "1.3.6.1.4.1.19376.1.5.3.1.1.1"  # IHE PCC Medical Document (TROD)
 
 # Sections -----------------------------------------------------------------
 CHAPTER_SECTION = ("1.3.6.1.4.1.19376.1.3.3.2.1", "1.2.250.1.213.1.1.2.70")  # FR-CR-BIO-Chapitre
@@ -41,18 +40,7 @@ COMMENT = (  # FR-Commentaire-ER
     "1.3.6.1.4.1.19376.1.5.3.1.4.2",
     "1.2.250.1.213.1.1.3.32",
 )
-OBSERVATION_MEDIA = (
-    "2.16.840.1.113883.10.12.304",
-    "1.2.250.1.213.1.1.3.103",
-)  # FR-Image-illustrative
 ATTACHED_DOCUMENT = ("1.2.250.1.213.1.1.3.18",)  # FR-Document-attache
-ATTACHED_DOCUMENT_TYPE = ("1.2.250.1.213.1.1.3.48.18",)  # FR-Type-document-attache
-
-# Participations -----------------------------------------------------------
-LAB_PERFORMER = ("1.3.6.1.4.1.19376.1.3.3.1.7", "1.2.250.1.213.1.1.3.23")  # laboratoire exécutant
-RESULTS_VALIDATOR = ("1.3.6.1.4.1.19376.1.3.3.1.5", "1.2.250.1.213.1.1.3.109")  # biologiste
-ORDERING_PROVIDER = ("1.3.6.1.4.1.19376.1.3.3.1.6",)  # prescripteur (participant REF)
-INTENDED_RECIPIENT = ("1.3.6.1.4.1.19376.1.3.3.1.4",)
 
 # Document codes (LOINC) -----------------------------------------------------
 CR_BIO_CODE = "11502-2"

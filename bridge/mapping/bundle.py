@@ -50,9 +50,6 @@ class BundleBuilder:
     def get(self, resource_type: str, resource_id: str) -> Resource | None:
         return self._resources.get((resource_type, resource_id))
 
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._resources
-
     def resources(self) -> list[Resource]:
         return list(self._resources.values())
 

@@ -14,6 +14,7 @@ from bridge.datafiles import read_table
 
 __all__ = [
     "ADDRESS_USE",
+    "CODE_ABSENT",
     "DATA_ABSENT_REASON",
     "GENDER",
     "INTERPRETATION",
@@ -136,6 +137,15 @@ def _data_absent_reasons() -> dict[str, tuple[str, str]]:
 
 NOT_PERFORMED = {
     "coding": [{"system": DATA_ABSENT_REASON, "code": "not-performed", "display": "Not Performed"}]
+}
+# A code that is missing altogether: Observation.code is required, so it says why it is empty
+CODE_ABSENT = {
+    "extension": [
+        {
+            "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+            "valueCode": "unknown",
+        }
+    ]
 }
 
 

@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge.cda.datatypes import IVL_TS
 from bridge.cda.model import CdaDocument
 from bridge.mapping.bundle import BundleBuilder, Resource
 from bridge.mapping.ids import stable_id
@@ -31,9 +30,11 @@ class Scope:
     specimens: tuple[dict[str, str], ...] = ()
     performers: tuple[dict[str, str], ...] = ()  # the executing lab (and its director)
     validators: tuple[dict[str, str], ...] = ()  # the biologists who validated
-    validated: str | None = None  # validation time: Observation.issued
-    effective: IVL_TS | None = None  # organizer time, for members that give none
-    collected: IVL_TS | None = None  # specimen collection time, the last fallback
+    validated: str | None = None  # validation time, as an instant: Observation.issued
+    # effective[x] (converted) for members that give no time: the organizer's, else the
+    # specimen's collection time
+    effective: tuple[str, Any] | None = None
+    organizer_timed: bool = False  # an organizer wrote a time: no specimen's stands in
     device: dict[str, str] | None = None
 
     def within(self, **changes: Any) -> Scope:
@@ -61,6 +62,14 @@ class MappingContext:
     def local_id(self, resource_type: str, key: str) -> str:
         """Id of something that exists only inside this document (document and position)."""
         return stable_id(resource_type, self.document_key, key)
+
+    def shared_id(self, resource_type: str, identifiers: list[dict[str, Any]], key: str) -> str:
+        """Id of something every document of the patient names by its first identifier (a
+        tube, an order); without identifier, it exists only inside this document."""
+        if not identifiers:
+            return self.local_id(resource_type, key)
+        subject = self.subject["reference"] if self.subject else ""
+        return stable_id(resource_type, subject, identifiers[0]["system"], identifiers[0]["value"])
 
     def add(self, resource: Resource, node: Any = None) -> dict[str, str]:
         """Put a resource in the Bundle; report when a shared identity came with other content."""

@@ -176,24 +176,22 @@ _TS = re.compile(
 )
 
 
-def date_time(
-    value: str | None, ctx: MappingContext, node: Any, *, attribute: str = "value"
-) -> str | None:
+def date_time(value: str | None, ctx: MappingContext, node: Any) -> str | None:
     """`YYYYMMDDhhmmss±HHMM` → FHIR dateTime, keeping the precision written (brief §3).
 
     FHIR has no minute precision: `hhmm` gets `:00` seconds. A time without an
     offset cannot be a FHIR dateTime and is reduced to its date, with a warning.
     """
-    return _convert_ts(value, ctx, node, attribute, need_instant=False)
+    return _convert_ts(value, ctx, node, need_instant=False)
 
 
 def instant(value: str | None, ctx: MappingContext, node: Any) -> str | None:
     """A FHIR instant (seconds and offset), or None when the timestamp is less precise."""
-    return _convert_ts(value, ctx, node, "value", need_instant=True)
+    return _convert_ts(value, ctx, node, need_instant=True)
 
 
 def _convert_ts(
-    value: str | None, ctx: MappingContext, node: Any, attribute: str, *, need_instant: bool
+    value: str | None, ctx: MappingContext, node: Any, *, need_instant: bool
 ) -> str | None:
     if not value:
         return None
@@ -204,7 +202,7 @@ def _convert_ts(
             node,
             f"{value!r} is not a valid HL7 timestamp; left out",
             input=value,
-            attribute=attribute,
+            attribute="value",
         )
         return None
     date, moment, offset_missing = parts
@@ -216,7 +214,7 @@ def _convert_ts(
             node,
             f"{value} has a time but no UTC offset; reduced to the date {date}",
             input=value,
-            attribute=attribute,
+            attribute="value",
         )
     return None if need_instant else date
 
@@ -290,9 +288,7 @@ _MAX_EXPONENT = 30  # lab values never need more; 1e300000000 would take gigabyt
 _COMPARATOR = re.compile(r"^(<=|>=|<|>)\s*(.+)$")
 
 
-def decimal(
-    text: str | None, ctx: MappingContext, node: Any, attribute: str = "value"
-) -> Decimal | None:
+def decimal(text: str | None, ctx: MappingContext, node: Any) -> Decimal | None:
     """A decimal exactly as written ("0.70" stays 0.70); "0,95" is read as 0.95 with a warning."""
     if text is None:
         return None
@@ -306,7 +302,7 @@ def decimal(
             node,
             f"{written[:40]!r} has more digits or a larger exponent than a FHIR decimal holds",
             input=written[:40],
-            attribute=attribute,
+            attribute="value",
         )
         return None
     if _DECIMAL_COMMA.match(written):
@@ -315,7 +311,7 @@ def decimal(
             node,
             f"decimal {written!r} written with a comma; read as {written.replace(',', '.')}",
             input=written,
-            attribute=attribute,
+            attribute="value",
         )
         return Decimal(written.replace(",", "."))
     ctx.issues.add(
@@ -323,7 +319,7 @@ def decimal(
         node,
         f"{written!r} is not a decimal number",
         input=written,
-        attribute=attribute,
+        attribute="value",
     )
     return None
 

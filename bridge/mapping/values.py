@@ -276,16 +276,8 @@ def reference_range(
             )
     elif value is not None and unit_of is None:
         mapped = observation_value(value, ctx)
-        if mapped and mapped[0] == "valueString":
-            out["text"] = mapped[1]
-        elif mapped and mapped[0] == "valueCodeableConcept":
-            out["text"] = (
-                mapped[1].get("text")
-                or mapped[1]["coding"][0].get("display")
-                or mapped[1]["coding"][0]["code"]
-            )
-        elif mapped and mapped[0] == "valueQuantity":
-            out["text"] = _quantity_text(mapped[1])
+        if mapped and mapped[0] in ("valueString", "valueCodeableConcept", "valueQuantity"):
+            out["text"] = display_value(mapped)
     if rr.interpretation is not None and rr.interpretation.code == "N":
         out["type"] = {
             "coding": [

@@ -20,26 +20,23 @@ from bridge.mapping.templates.observation_parts import (
     notes,
     observation_status,
 )
-from bridge.mapping.templates.specimen import collection_time, specimen_reference
+from bridge.mapping.templates.specimen import specimen_reference
 
 __all__ = ["map_battery"]
 
 
 @maps(Battery)
 def map_battery(battery: Battery, scope: Scope, ctx: MappingContext) -> list[dict[str, str]]:
-    specimens = tuple(r for s in battery.specimens if (r := specimen_reference(s, scope, ctx)))
+    specimens = tuple(specimen_reference(s, ctx) for s in battery.specimens)
     scope = narrow_scope(
         scope,
         battery.performers,
         battery.validators,
         battery.key,
         ctx,
-        effective=battery.effective or scope.effective,
-        **(
-            {"specimens": specimens, "collected": collection_time(battery.specimens[0])}
-            if specimens
-            else {}
-        ),
+        time=battery.effective,
+        collections=battery.specimens,
+        **({"specimens": specimens} if specimens else {}),
     )
     status = observation_status(battery.status, battery.node, ctx)
     if battery.status == "active":
@@ -53,6 +50,7 @@ def map_battery(battery: Battery, scope: Scope, ctx: MappingContext) -> list[dic
         battery.node,
         scope,
         ctx,
+        time_in_scope=True,
     )
     # Observation.note: comments written as components of the battery
     note = notes(battery.comments, ctx)

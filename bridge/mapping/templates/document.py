@@ -16,11 +16,16 @@ from bridge.mapping.templates.document_reference import (
     map_source_document,
 )
 from bridge.mapping.templates.encounter import map_encounter
-from bridge.mapping.templates.observation_parts import narrow_scope
+from bridge.mapping.templates.observation_parts import validation_time
 from bridge.mapping.templates.order import map_order
 from bridge.mapping.templates.patient import map_patient
 from bridge.mapping.templates.provenance import map_provenance
-from bridge.mapping.templates.report import map_report, report_status
+from bridge.mapping.templates.report import (
+    HeaderActors,
+    header_actors,
+    map_report,
+    report_status,
+)
 from bridge.mapping.templates.sections import map_sections
 
 __all__ = ["map_document"]
@@ -31,9 +36,11 @@ def map_document(doc: CdaDocument, ctx: MappingContext) -> None:
     ctx.issued = _document_instant(doc, ctx)
     map_patient(header.patient, header.participants, ctx)
     map_encounter(header.encounter, ctx)
-    final = report_status(doc) != "partial"
+    status = report_status(doc)
+    final = status != "partial"
     map_order(header, final, ctx)
-    results, categories = map_sections(doc.sections, _document_scope(doc, ctx), ctx)
+    actors = header_actors(doc, ctx)
+    results, categories = map_sections(doc.sections, _document_scope(doc, actors, ctx), ctx)
     if doc.non_xml_body is not None:
         # N1: the PDF is the whole body: the report's presented form, and no results
         body = attachment(
@@ -41,20 +48,22 @@ def map_document(doc: CdaDocument, ctx: MappingContext) -> None:
         )
         if body is not None:
             ctx.presented_forms.append(body)
-    report = map_report(doc, results, categories, ctx)
+    report = map_report(doc, status, actors, results, categories, ctx)
     source = map_source_document(doc, report, final, ctx)
     map_attached_documents(report, ctx)
     map_provenance(doc, source, ctx)
 
 
-def _document_scope(doc: CdaDocument, ctx: MappingContext) -> Scope:
+def _document_scope(doc: CdaDocument, actors: HeaderActors, ctx: MappingContext) -> Scope:
     """Performers and validators the header gives for every result of the report."""
-    header = doc.header
-    lab = tuple(p for event in header.service_events for p in event.performers)
     validators = tuple(
-        Participation(p.entity, p.time) for p in header.participants if p.type_code == "AUTHEN"
+        Participation(p.entity, p.time) for p in doc.header.participants if p.type_code == "AUTHEN"
     )
-    return narrow_scope(Scope(), lab, validators, "header", ctx)
+    return Scope(
+        performers=actors.lab,
+        validators=actors.all_validators(),
+        validated=validation_time(validators, None, ctx),
+    )
 
 
 def _document_instant(doc: CdaDocument, ctx: MappingContext) -> str | None:

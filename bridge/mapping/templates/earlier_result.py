@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.cda.model import EarlierResult
+from bridge.mapping.codes import CODE_ABSENT
 from bridge.mapping.context import MappingContext
 from bridge.mapping.datatypes import codeable_concept, effective
 from bridge.mapping.templates.observation_parts import interpretations, observation_status
@@ -22,14 +23,6 @@ from bridge.mapping.values import observation_value
 __all__ = ["SUPPORTING_INFO", "earlier_results"]
 
 SUPPORTING_INFO = "http://hl7.org/fhir/StructureDefinition/workflow-supportingInfo"
-CODE_ABSENT = {
-    "extension": [
-        {
-            "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
-            "valueCode": "unknown",
-        }
-    ]
-}
 
 
 def earlier_results(

@@ -16,7 +16,6 @@ from bridge.cda.model import Isolate
 from bridge.mapping.codes import LOINC, SNOMED
 from bridge.mapping.context import MappingContext, Scope
 from bridge.mapping.datatypes import codeable_concept, identifier
-from bridge.mapping.ids import stable_id
 from bridge.mapping.registry import map_entries, maps
 from bridge.mapping.templates.media import map_media
 from bridge.mapping.templates.observation_parts import (
@@ -25,7 +24,7 @@ from bridge.mapping.templates.observation_parts import (
     notes,
     observation_status,
 )
-from bridge.mapping.templates.specimen import specimen_reference
+from bridge.mapping.templates.specimen import add_specimen, specimen_reference
 
 __all__ = ["map_isolate"]
 
@@ -46,10 +45,7 @@ ISOLATE_SPECIMEN = {
 
 @maps(Isolate)
 def map_isolate(isolate: Isolate, scope: Scope, ctx: MappingContext) -> list[dict[str, str]]:
-    parents = (
-        tuple(r for s in isolate.specimens if (r := specimen_reference(s, scope, ctx)))
-        or scope.specimens
-    )
+    parents = tuple(specimen_reference(s, ctx) for s in isolate.specimens) or scope.specimens
     isolate_specimen = _isolate_specimen(isolate, parents, ctx)
     scope = narrow_scope(
         scope,
@@ -57,7 +53,7 @@ def map_isolate(isolate: Isolate, scope: Scope, ctx: MappingContext) -> list[dic
         isolate.validators,
         isolate.key,
         ctx,
-        effective=isolate.effective or scope.effective,
+        time=isolate.effective,
         specimens=(isolate_specimen,),
     )
     status = observation_status(isolate.status, isolate.node, ctx)
@@ -71,6 +67,7 @@ def map_isolate(isolate: Isolate, scope: Scope, ctx: MappingContext) -> list[dic
         isolate.node,
         scope,
         ctx,
+        time_in_scope=True,
     )
     # Observation.valueCodeableConcept: the organism (SNOMED CT, with its translations)
     organism = codeable_concept(isolate.organism, ctx, require_display=True)
@@ -94,14 +91,9 @@ def _isolate_specimen(
     isolate: Isolate, parents: tuple[dict[str, str], ...], ctx: MappingContext
 ) -> dict[str, str]:
     identifiers = [i for i in map(identifier, isolate.isolate_ids) if i]
-    subject = ctx.subject["reference"] if ctx.subject else ""
     resource: dict[str, Any] = {
         "resourceType": "Specimen",
-        "id": (
-            stable_id("Specimen", subject, identifiers[0]["system"], identifiers[0]["value"])
-            if identifiers
-            else ctx.local_id("Specimen", f"{isolate.key}/isolate")
-        ),
+        "id": ctx.shared_id("Specimen", identifiers, f"{isolate.key}/isolate"),
     }
     if identifiers:
         resource["identifier"] = identifiers
@@ -109,7 +101,4 @@ def _isolate_specimen(
     resource["subject"] = ctx.subject
     if parents:
         resource["parent"] = list(parents)
-    ref = ctx.add(resource, isolate.node)
-    if ref not in ctx.specimens:
-        ctx.specimens.append(ref)
-    return ref
+    return add_specimen(resource, isolate.node, ctx)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.cda.model import LabResult, UnknownEntry
-from bridge.mapping.codes import LOINC, NOT_PERFORMED
+from bridge.mapping.codes import CODE_ABSENT, DATA_ABSENT_REASON, LOINC, NOT_PERFORMED
 from bridge.mapping.context import MappingContext, Scope
 from bridge.mapping.datatypes import codeable_concept
 from bridge.mapping.registry import map_entries, maps
@@ -32,22 +32,8 @@ from bridge.mapping.values import display_value, observation_value, reference_ra
 __all__ = ["map_lab_observation", "result_code"]
 
 REPLACED = {
-    "coding": [
-        {
-            "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-            "code": "unknown",
-            "display": "Unknown",
-        }
-    ],
+    "coding": [{"system": DATA_ABSENT_REASON, "code": "unknown", "display": "Unknown"}],
     "text": "replaced by another examination",
-}
-CODE_ABSENT = {
-    "extension": [
-        {
-            "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
-            "valueCode": "unknown",
-        }
-    ]
 }
 
 
@@ -123,8 +109,7 @@ def map_lab_observation(
         if method:
             obs["method"] = method
     # Observation.specimen: the result's own specimen, else the one of its act or battery
-    own = [specimen_reference(s, scope, ctx) for s in result.specimens]
-    specimens = [s for s in own if s] or list(scope.specimens)
+    specimens = [specimen_reference(s, ctx) for s in result.specimens] or list(scope.specimens)
     if specimens:
         obs["specimen"] = specimens[0]
     if scope.device:

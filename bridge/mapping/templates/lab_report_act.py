@@ -15,7 +15,7 @@ from bridge.mapping.context import MappingContext, Scope
 from bridge.mapping.registry import map_entries, maps
 from bridge.mapping.templates.observation_parts import narrow_scope, notes
 from bridge.mapping.templates.participants import device
-from bridge.mapping.templates.specimen import collection_time, specimen_reference
+from bridge.mapping.templates.specimen import specimen_reference
 
 __all__ = ["map_lab_report_act"]
 
@@ -24,18 +24,17 @@ __all__ = ["map_lab_report_act"]
 def map_lab_report_act(
     act: LabReportAct, scope: Scope, ctx: MappingContext
 ) -> list[dict[str, str]]:
-    specimens = tuple(r for s in act.specimens if (r := specimen_reference(s, scope, ctx)))
-    changes: dict = {}
-    if specimens:
-        changes["specimens"] = specimens
-        changes["collected"] = collection_time(act.specimens[0])
+    specimens = tuple(specimen_reference(s, ctx) for s in act.specimens)
+    changes: dict = {"specimens": specimens} if specimens else {}
     analyser = next(
         (d for i, e in enumerate(act.devices) if (d := device(e, ctx, f"{act.key}/device/{i}"))),
         None,
     )
     if analyser:
         changes["device"] = analyser
-    scope = narrow_scope(scope, act.performers, act.validators, act.key, ctx, **changes)
+    scope = narrow_scope(
+        scope, act.performers, act.validators, act.key, ctx, collections=act.specimens, **changes
+    )
     # comments on the whole act: notes of the report
     ctx.notes.extend(notes(act.comments, ctx))
     return map_entries(act.members, scope, ctx)

@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.cda.datatypes import CD, IVL_TS
-from bridge.cda.model import Comment, Participation
+from bridge.cda.model import Comment, Participation, SpecimenCollection
 from bridge.mapping.codes import INTERPRETATION, OBSERVATION_STATUS, interpretation_display
 from bridge.mapping.context import MappingContext, Scope
 from bridge.mapping.datatypes import codeable_concept, effective, identifier, instant
 from bridge.mapping.templates.participants import entity_references
+from bridge.mapping.templates.specimen import collection_time
 
 __all__ = [
     "LABORATORY",
@@ -53,11 +54,19 @@ def observation_status(status: str | None, node: Any, ctx: MappingContext) -> st
     return mapped
 
 
-def validation_time(validators: tuple[Participation, ...]) -> str | None:
+def validation_time(
+    validators: tuple[Participation, ...], inherited: str | None, ctx: MappingContext
+) -> str | None:
+    """When the first validator with a time validated, as an instant (Observation.issued).
+
+    Converted once for every result in scope. Without a written time, the inherited
+    one; a time written but unreadable gives None (the document's time then stands in).
+    """
     for v in validators:
         if v.time is not None:
-            return v.time.high or v.time.value or v.time.low
-    return None
+            written = v.time.high or v.time.value or v.time.low
+            return instant(written, ctx, v.time.node) if written else inherited
+    return inherited
 
 
 def performers(
@@ -84,8 +93,13 @@ def base_observation(
     *,
     contained: list[dict[str, Any]] | None = None,
     extension: list[dict[str, Any]] | None = None,
+    time_in_scope: bool = False,
 ) -> dict[str, Any]:
-    """The elements common to results, batteries and isolates, in FHIR element order."""
+    """The elements common to results, batteries and isolates, in FHIR element order.
+
+    `time_in_scope`: the element's own time was handed to `scope` by narrow_scope (an
+    organizer's), and is read there, already converted.
+    """
     obs: dict[str, Any] = {"resourceType": "Observation", "id": resource_id}
     if contained:
         obs["contained"] = contained
@@ -103,11 +117,12 @@ def base_observation(
     if ctx.encounter:
         obs["encounter"] = ctx.encounter
     # Observation.effective[x]: specimen collection time; an organizer's or the
-    # specimen's time stands in when the element gives none
-    when = effective(time, ctx)
-    if when is None and time is None:
-        fallback = scope.effective or scope.collected
-        when = effective(fallback, ctx) if fallback else None
+    # specimen's time stands in when the element gives none (a time written but
+    # unreadable is not replaced)
+    if time is not None:
+        when = scope.effective if time_in_scope else effective(time, ctx)
+    else:
+        when = scope.effective
         if when is not None:
             ctx.issues.add(
                 "effective-inherited",
@@ -118,9 +133,8 @@ def base_observation(
     if when is not None:
         obs[when[0]] = when[1]
     # Observation.issued: when the biologist validated, else when the document was made
-    issued = instant(scope.validated, ctx, node) if scope.validated else None
-    if issued or ctx.issued:
-        obs["issued"] = issued or ctx.issued
+    if scope.validated or ctx.issued:
+        obs["issued"] = scope.validated or ctx.issued
     # Observation.performer: the executing lab, then the biologist who validated
     performer = [*scope.performers, *(v for v in scope.validators if v not in scope.performers)]
     if performer:
@@ -178,16 +192,27 @@ def narrow_scope(
     own_validators: tuple[Participation, ...],
     key: str,
     ctx: MappingContext,
+    *,
+    time: IVL_TS | None = None,
+    collections: tuple[SpecimenCollection, ...] = (),
     **changes: Any,
 ) -> Scope:
     """The scope of an element: its own lab and its own validators replace the inherited ones.
 
     The two are separate: a battery naming only its validating biologist still ran in
-    the lab of its act or of the report.
+    the lab of its act or of the report. Times handed down are converted here, once:
+    an organizer's own `time` (even unreadable) replaces the inherited one; the
+    collection time of the element's own specimens (`collections`) stands in only
+    while no organizer gave a time.
     """
     if own_performers:
         changes["performers"] = performers(own_performers, f"{key}/performer", ctx)
     if own_validators:
         changes["validators"] = performers(own_validators, f"{key}/validator", ctx)
-        changes["validated"] = validation_time(own_validators) or scope.validated
+        changes["validated"] = validation_time(own_validators, scope.validated, ctx)
+    if time is not None:
+        changes["effective"] = effective(time, ctx)
+        changes["organizer_timed"] = True
+    elif collections and not scope.organizer_timed:
+        changes["effective"] = effective(collection_time(collections[0]), ctx)
     return scope.within(**changes) if changes else scope

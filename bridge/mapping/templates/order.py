@@ -15,7 +15,6 @@ from typing import Any
 from bridge.cda.model import Header
 from bridge.mapping.context import MappingContext
 from bridge.mapping.datatypes import date_time, identifier
-from bridge.mapping.ids import stable_id
 from bridge.mapping.templates.participants import responsible_party
 
 __all__ = ["map_order"]
@@ -36,14 +35,9 @@ def map_order(header: Header, final: bool, ctx: MappingContext) -> dict[str, str
     identifiers = [{"type": PLACER, **i} for i in map(identifier, header.order_ids) if i]
     if not identifiers and not prescribers:
         return None
-    subject = ctx.subject["reference"] if ctx.subject else ""
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
-        "id": (
-            stable_id("ServiceRequest", subject, identifiers[0]["system"], identifiers[0]["value"])
-            if identifiers
-            else ctx.local_id("ServiceRequest", "order")
-        ),
+        "id": ctx.shared_id("ServiceRequest", identifiers, "order"),
     }
     if identifiers:
         resource["identifier"] = identifiers

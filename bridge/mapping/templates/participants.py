@@ -56,7 +56,9 @@ def organization(org: Organization | None, ctx: MappingContext, key: str) -> dic
     return ref
 
 
-def _practitioner(entity: Entity, ctx: MappingContext, key: str) -> dict[str, str]:
+def _practitioner(
+    entity: Entity, contact_points: list[dict[str, Any]], ctx: MappingContext, key: str
+) -> dict[str, str]:
     identifiers = [i for i in map(identifier, entity.ids) if i]
     names = human_names(entity.person)
     resource: dict[str, Any] = {
@@ -67,7 +69,7 @@ def _practitioner(entity: Entity, ctx: MappingContext, key: str) -> dict[str, st
         resource["identifier"] = identifiers
     if names:
         resource["name"] = names
-    if contact_points := telecoms(entity.telecoms):
+    if contact_points:
         resource["telecom"] = contact_points
     if entity.addresses:
         resource["address"] = [address(a) for a in entity.addresses]
@@ -90,6 +92,7 @@ def _role(
     entity: Entity,
     practitioner: dict[str, str],
     org: dict[str, str] | None,
+    contact_points: list[dict[str, Any]],
     ctx: MappingContext,
 ) -> dict[str, str]:
     role = codeable_concept(entity.role, ctx)
@@ -109,7 +112,7 @@ def _role(
     # PractitionerRole.code: profession / speciality (TRE_G15 / TRE_R38 composite code)
     if role:
         resource["code"] = [role]
-    if contact_points := telecoms(entity.telecoms):
+    if contact_points:
         resource["telecom"] = contact_points
     ref = ctx.add(resource)
     if practitioner.get("display"):
@@ -130,8 +133,9 @@ def entity_references(entity: Entity | None, ctx: MappingContext, key: str) -> l
     org = organization(entity.organization, ctx, f"{key}/org")
     refs = []
     if _is_person(entity):
-        practitioner = _practitioner(entity, ctx, key)
-        refs.append(_role(entity, practitioner, org, ctx))
+        contact_points = telecoms(entity.telecoms)  # the person's, on both resources
+        practitioner = _practitioner(entity, contact_points, ctx, key)
+        refs.append(_role(entity, practitioner, org, contact_points, ctx))
     if org:
         refs.append(org)
     return refs

@@ -12,6 +12,7 @@ reference by identifier: the earlier report need not be in this Bundle).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,15 @@ from bridge.mapping.datatypes import codeable_concept, date_time, identifier
 from bridge.mapping.ids import stable_id
 from bridge.mapping.templates.participants import entity_references, responsible_party
 
-__all__ = ["LAB", "NOTE_EXTENSION", "REPLACES_EXTENSION", "map_report", "report_status"]
+__all__ = [
+    "HeaderActors",
+    "LAB",
+    "NOTE_EXTENSION",
+    "REPLACES_EXTENSION",
+    "header_actors",
+    "map_report",
+    "report_status",
+]
 
 LAB = {
     "coding": [
@@ -55,8 +64,43 @@ def report_status(doc: CdaDocument) -> str:
     return status
 
 
+@dataclass(frozen=True, slots=True)
+class HeaderActors:
+    """The header's executing lab and validating biologists, each mapped once: for the
+    report, and through the document's scope for every result."""
+
+    lab: tuple[dict[str, str], ...]  # serviceEvent performers, without repeats
+    validators: tuple[tuple[dict[str, str], ...], ...]  # each AUTHEN participant's references
+
+    def all_validators(self) -> tuple[dict[str, str], ...]:
+        """The references of every validator, without repeats."""
+        refs: list[dict[str, str]] = []
+        for ref in (r for refs_of_one in self.validators for r in refs_of_one):
+            if ref not in refs:
+                refs.append(ref)
+        return tuple(refs)
+
+
+def header_actors(doc: CdaDocument, ctx: MappingContext) -> HeaderActors:
+    """serviceEvent performers and participants AUTHEN → their resources, once per element."""
+    lab: list[dict[str, str]] = []
+    for e, event in enumerate(doc.header.service_events):
+        for p, performer in enumerate(event.performers):
+            for ref in entity_references(performer.entity, ctx, f"serviceEvent/{e}/{p}"):
+                if ref not in lab:
+                    lab.append(ref)
+    validators = tuple(
+        tuple(entity_references(p.entity, ctx, f"participant/{i}"))
+        for i, p in enumerate(doc.header.participants)
+        if p.type_code == "AUTHEN"
+    )
+    return HeaderActors(tuple(lab), validators)
+
+
 def map_report(
     doc: CdaDocument,
+    status: str,
+    actors: HeaderActors,
     results: list[dict[str, str]],
     categories: list[dict[str, Any]],
     ctx: MappingContext,
@@ -108,7 +152,7 @@ def map_report(
         resource["identifier"] = identifiers
     if ctx.based_on:
         resource["basedOn"] = list(ctx.based_on)
-    resource["status"] = report_status(doc)
+    resource["status"] = status
     # DiagnosticReport.category: laboratory, then the chapters and sub-chapters
     resource["category"] = [LAB, *categories]
     code = codeable_concept(header.code, ctx) or {}
@@ -123,10 +167,10 @@ def map_report(
         resource[when[0]] = when[1]
     if ctx.issued:
         resource["issued"] = ctx.issued
-    performers = _performers(doc, ctx)
+    performers = _performers(doc, actors, ctx)
     if performers:
         resource["performer"] = performers
-    interpreters = _interpreters(doc, ctx)
+    interpreters = _interpreters(doc, actors, ctx)
     if interpreters:
         resource["resultsInterpreter"] = interpreters
     if ctx.specimens:
@@ -141,14 +185,11 @@ def map_report(
     return ctx.add(resource)
 
 
-def _performers(doc: CdaDocument, ctx: MappingContext) -> list[dict[str, str]]:
+def _performers(
+    doc: CdaDocument, actors: HeaderActors, ctx: MappingContext
+) -> list[dict[str, str]]:
     """The executing lab (serviceEvent performer), else the authors' organisations."""
-    refs: list[dict[str, str]] = []
-    for e, event in enumerate(doc.header.service_events):
-        for p, performer in enumerate(event.performers):
-            for ref in entity_references(performer.entity, ctx, f"serviceEvent/{e}/{p}"):
-                if ref not in refs:
-                    refs.append(ref)
+    refs = list(actors.lab)
     if not refs:
         for a, author in enumerate(doc.header.authors):
             org = author.entity.organization
@@ -161,7 +202,9 @@ def _performers(doc: CdaDocument, ctx: MappingContext) -> list[dict[str, str]]:
     return refs
 
 
-def _interpreters(doc: CdaDocument, ctx: MappingContext) -> list[dict[str, str]]:
+def _interpreters(
+    doc: CdaDocument, actors: HeaderActors, ctx: MappingContext
+) -> list[dict[str, str]]:
     """The legal authenticator, then the biologists who validated results (header AUTHEN)."""
     refs = []
     legal = doc.header.legal_authenticator
@@ -169,11 +212,10 @@ def _interpreters(doc: CdaDocument, ctx: MappingContext) -> list[dict[str, str]]
         ref = responsible_party(legal.entity, ctx, "legalAuthenticator")
         if ref:
             refs.append(ref)
-    for i, p in enumerate(doc.header.participants):
-        if p.type_code == "AUTHEN":
-            ref = responsible_party(p.entity, ctx, f"participant/{i}")
-            if ref and ref not in refs:
-                refs.append(ref)
+    for validator in actors.validators:
+        # one reference per validator: the PractitionerRole, else the Organization
+        if validator and validator[0] not in refs:
+            refs.append(validator[0])
     return refs
 
 

@@ -16,12 +16,11 @@ from typing import Any
 from bridge.cda.datatypes import IVL_TS
 from bridge.cda.model import SpecimenCollection
 from bridge.mapping.context import MappingContext, Scope
-from bridge.mapping.datatypes import codeable_concept, date_time, identifier
-from bridge.mapping.ids import stable_id
+from bridge.mapping.datatypes import codeable_concept, date_time, identifier, period
 from bridge.mapping.registry import maps
 from bridge.mapping.templates.participants import responsible_party
 
-__all__ = ["collection_time", "specimen_reference"]
+__all__ = ["add_specimen", "collection_time", "specimen_reference"]
 
 
 def collection_time(collection: SpecimenCollection | None) -> IVL_TS | None:
@@ -35,18 +34,11 @@ def collection_time(collection: SpecimenCollection | None) -> IVL_TS | None:
     return IVL_TS(value=point, node=time.node) if point else time
 
 
-def specimen_reference(
-    collection: SpecimenCollection, scope: Scope, ctx: MappingContext
-) -> dict[str, str] | None:
+def specimen_reference(collection: SpecimenCollection, ctx: MappingContext) -> dict[str, str]:
     identifiers = [i for i in map(identifier, collection.specimen_ids) if i]
-    subject = ctx.subject["reference"] if ctx.subject else ""
     resource: dict[str, Any] = {
         "resourceType": "Specimen",
-        "id": (
-            stable_id("Specimen", subject, identifiers[0]["system"], identifiers[0]["value"])
-            if identifiers
-            else ctx.local_id("Specimen", collection.key)
-        ),
+        "id": ctx.shared_id("Specimen", identifiers, collection.key),
     }
     if identifiers:
         resource["identifier"] = identifiers
@@ -63,7 +55,12 @@ def specimen_reference(
     gathered = _collection(collection, ctx)
     if gathered:
         resource["collection"] = gathered
-    ref = ctx.add(resource, collection.node)
+    return add_specimen(resource, collection.node, ctx)
+
+
+def add_specimen(resource: dict[str, Any], node: Any, ctx: MappingContext) -> dict[str, str]:
+    """Put a Specimen in the Bundle and in the report's list (DiagnosticReport.specimen)."""
+    ref = ctx.add(resource, node)
     if ref not in ctx.specimens:
         ctx.specimens.append(ref)
     return ref
@@ -80,23 +77,13 @@ def _collection(collection: SpecimenCollection, ctx: MappingContext) -> dict[str
                 break
     if collector:
         out["collector"] = collector
-    time = collection.effective
     point = collection_time(collection)
     if point is not None and point.value:
         when = date_time(point.value, ctx, point.node)
         if when:
             out["collectedDateTime"] = when
-    elif time is not None and (time.low or time.high):
-        span = {
-            k: v
-            for k, v in (
-                ("start", date_time(time.low, ctx, time.node)),
-                ("end", date_time(time.high, ctx, time.node)),
-            )
-            if v
-        }
-        if span:
-            out["collectedPeriod"] = span
+    elif span := period(collection.effective, ctx):
+        out["collectedPeriod"] = span
     # Specimen.collection.method: the collection act code (NABM), as the producer gave it
     method = codeable_concept(collection.code, ctx)
     if method:
@@ -112,5 +99,5 @@ def map_specimen_entry(
     collection: SpecimenCollection, scope: Scope, ctx: MappingContext
 ) -> list[dict[str, str]]:
     """A FR-Prelevement met outside a lab act: a Specimen of the report, listed by it."""
-    specimen_reference(collection, scope, ctx)
+    specimen_reference(collection, ctx)
     return []
