@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,23 +43,6 @@ class Database:
 
     def close(self) -> None:
         raise NotImplementedError
-
-
-class _SqliteCursor:
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._cursor = connection.cursor()
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(sql, params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        return self._cursor.executemany(sql, rows)
-
-    def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
 
 
 class SqliteDatabase(Database):
@@ -104,7 +88,7 @@ class SqliteDatabase(Database):
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")  # one writer at a time, taken up front
         try:
-            yield _SqliteCursor(connection)
+            yield connection.cursor()
         except BaseException:
             connection.execute("ROLLBACK")
             raise
@@ -112,7 +96,7 @@ class SqliteDatabase(Database):
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:
-        yield _SqliteCursor(self._connection())
+        yield self._connection().cursor()
 
     def close(self) -> None:
         with self._lock:
@@ -125,15 +109,21 @@ class SqliteDatabase(Database):
 _PLACEHOLDER = re.compile(r"\?")
 
 
+@lru_cache(maxsize=512)
+def _pg_sql(sql: str) -> str:
+    """`sql` with PostgreSQL's placeholders: the same few statements come again and again."""
+    return _PLACEHOLDER.sub("%s", sql)
+
+
 class _PgCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(_PLACEHOLDER.sub("%s", sql), params, prepare=True)
+        return self._cursor.execute(_pg_sql(sql), params, prepare=True)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        return self._cursor.executemany(_PLACEHOLDER.sub("%s", sql), rows)
+        return self._cursor.executemany(_pg_sql(sql), rows)
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone()

@@ -112,11 +112,12 @@ def _replaced_by_stored(writer: Writer, master: dict[str, Any]) -> bool:
     """Whether a stored document says it replaces the document with this id (RPLC)."""
     # Driven from the token index: written as EXISTS over `resource`, SQLite walked every
     # stored DocumentReference (62 ms per document at 17,000 documents: quadratic loads)
+    system, args = _system_sql(master)
     writer.cursor.execute(
         "SELECT r.content FROM idx_token t JOIN resource r ON r.resource_type = "
         "t.resource_type AND r.id = t.id WHERE t.resource_type = 'DocumentReference' AND "
-        "t.param = 'relatesto-identifier' AND t.system = ? AND t.code = ? AND NOT r.deleted",
-        (master.get("system"), master.get("value")),
+        f"t.param = 'relatesto-identifier' AND {system} AND t.code = ? AND NOT r.deleted",
+        (*args, master.get("value")),
     )
     return any(
         relation.get("code") == "replaces"
@@ -167,13 +168,21 @@ def _retract(writer: Writer, identifier: dict[str, Any]) -> None:
 
 
 def _by_identifier(writer: Writer, resource_type: str, identifier: dict[str, Any]) -> list[Stored]:
+    system, args = _system_sql(identifier)
     writer.cursor.execute(  # driven from the token index, as in _replaced_by_stored
         "SELECT r.id, r.version_id, r.last_updated, r.content FROM idx_token t JOIN resource r "
         "ON r.resource_type = t.resource_type AND r.id = t.id WHERE t.resource_type = ? AND "
-        "t.param = 'identifier' AND t.system = ? AND t.code = ? AND NOT r.deleted",
-        (resource_type, identifier.get("system"), identifier.get("value")),
+        f"t.param = 'identifier' AND {system} AND t.code = ? AND NOT r.deleted",
+        (resource_type, *args, identifier.get("value")),
     )
     return [Stored(resource_type, r[0], r[1], r[2], bytes(r[3])) for r in writer.cursor.fetchall()]
+
+
+def _system_sql(identifier: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The idx_token condition on an identifier's system: two without one are the same
+    (as in `_same_identifier`), and `t.system = NULL` would match nothing."""
+    system = identifier.get("system")
+    return ("t.system IS NULL", []) if system is None else ("t.system = ?", [system])
 
 
 def _report_observations(writer: Writer, report: dict[str, Any]) -> list[str]:

@@ -161,7 +161,7 @@ class Store:
 
     def search(self, query: Query) -> SearchPage:
         with self.db.read() as cursor:
-            return run_search(cursor, query)
+            return run_search(cursor, query, self.dialect)
 
     # Terminology (bridge.terminology.store.TerminologyStore) -------------------------
 

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from bridge.errors import BridgeError
-from bridge.store.records import ConflictError, Written, instant
+from bridge.store.records import ConflictError, Stored, Written, instant
 from bridge.store.writer import Writer
 
 __all__ = ["failure", "write_entries"]
@@ -25,16 +25,20 @@ def write_entries(
     """Write the entries in order, returning their responses; PUTs of a resource in `kept`
     are left as stored (ingestion keeps what a more recent document wrote)."""
     aliases = _aliases(entries)
-    for entry in entries:  # a conditional create that matches: references go to the match
+    # A conditional create that matches: references go to the match. Each is searched
+    # once, here: searched again after references were rewritten to the promised id, it
+    # could find a match this one did not and leave those references dangling.
+    matches: dict[int, Stored | None] = {}
+    for i, entry in enumerate(entries):
         request = entry.get("request") or {}
         if request.get("ifNoneExist") and entry.get("fullUrl") in aliases:
             kind = aliases[entry["fullUrl"]].partition("/")[0]
-            existing = writer.existing(kind, request["ifNoneExist"])
+            matches[i] = existing = writer.existing(kind, request["ifNoneExist"])
             if existing is not None:
                 aliases[entry["fullUrl"]] = f"{kind}/{existing.id}"
     seen: set[tuple[str, str]] = set()
     responses = []
-    for entry in entries:
+    for i, entry in enumerate(entries):
         request = entry.get("request") or {}
         method = str(request.get("method", "")).upper()
         url = str(request.get("url", ""))
@@ -64,7 +68,12 @@ def write_entries(
             if not isinstance(resource, dict):
                 raise ConflictError(f"POST {url} without a resource")
             promised = aliases.get(entry.get("fullUrl", ""), "").partition("/")[2]
-            written = writer.create(resource, request.get("ifNoneExist"), new_id=promised or None)
+            written = writer.create(
+                resource,
+                request.get("ifNoneExist"),
+                new_id=promised or None,
+                existing=matches.get(i, ...),
+            )
             responses.append(_response(written))
         elif method == "DELETE":
             resource_type, _, resource_id = url.partition("/")

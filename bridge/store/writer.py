@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,7 +18,7 @@ import orjson
 
 from bridge.mapping import dumps
 from bridge.store.database import Cursor
-from bridge.store.indexing import IndexRows, date_range, index_rows
+from bridge.store.indexing import IndexRows, index_rows
 from bridge.store.querying import run_search
 from bridge.store.records import (
     ConflictError,
@@ -40,11 +41,21 @@ class Writer:
         self.dialect = dialect
 
     def create(
-        self, resource: dict[str, Any], if_none_exist: str | None, new_id: str | None = None
+        self,
+        resource: dict[str, Any],
+        if_none_exist: str | None,
+        new_id: str | None = None,
+        *,
+        existing: Stored | None | EllipsisType = ...,
     ) -> Written:
-        """Create with a server-chosen id (`new_id`: the one a transaction already promised)."""
+        """Create with a server-chosen id (`new_id`: the one a transaction already promised).
+
+        `existing`: what `self.existing` already found for `if_none_exist` (None: nothing),
+        so that it is not searched again; `...`: not searched yet.
+        """
         if if_none_exist:
-            existing = self.existing(resource.get("resourceType", ""), if_none_exist)
+            if existing is ...:
+                existing = self.existing(resource.get("resourceType", ""), if_none_exist)
             if existing is not None:
                 return Written(existing, created=False, changed=False)
         return self.put({**resource, "id": new_id or str(uuid.uuid4())})
@@ -60,23 +71,24 @@ class Writer:
                 f"not known here ({', '.join(query.unknown) or 'none'})"
             )
         query.count, query.summary_count = 2, False
-        found = run_search(self.cursor, query)
+        found = run_search(self.cursor, query, self.dialect)
         if len(found.matches) > 1:
             raise PreconditionFailed(
                 f"If-None-Exist {if_none_exist} matches several {resource_type}"
             )
         return found.matches[0] if found.matches else None
 
-    def current(self, resource_type: str, resource_id: str) -> tuple[int, bytes, bool] | None:
-        """(version, content, deleted) of the stored resource, locked until the commit."""
+    def current(self, resource_type: str, resource_id: str) -> tuple[int, bytes, bool, int] | None:
+        """(version, content, deleted, last_updated) of the stored resource, locked until
+        the commit."""
         lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
         self.cursor.execute(
-            "SELECT version_id, content, deleted FROM resource WHERE resource_type = ? "
-            f"AND id = ?{lock}",
+            "SELECT version_id, content, deleted, last_updated FROM resource WHERE "
+            f"resource_type = ? AND id = ?{lock}",
             (resource_type, resource_id),
         )
         row = self.cursor.fetchone()
-        return (row[0], bytes(row[1]), bool(row[2])) if row else None
+        return (row[0], bytes(row[1]), bool(row[2]), int(row[3])) if row else None
 
     def _next_seq(self) -> int:
         self.cursor.execute(
@@ -98,15 +110,8 @@ class Writer:
                     f"at version {current[0] if current else 'none'}"
                 )
         if current is not None and not current[2] and _same_content(current[1], resource):
-            stored_meta = json.loads(current[1])["meta"]
             return Written(
-                Stored(
-                    resource_type,
-                    resource_id,
-                    current[0],
-                    _micros_of(stored_meta["lastUpdated"]),
-                    current[1],
-                ),
+                Stored(resource_type, resource_id, current[0], current[3], current[1]),
                 created=False,
                 changed=False,
             )
@@ -237,8 +242,3 @@ def _sorted_json(resource: Any) -> bytes:
     from bridge.mapping.convert import _default
 
     return orjson.dumps(resource, default=_default, option=orjson.OPT_SORT_KEYS)
-
-
-def _micros_of(value: str) -> int:
-    found = date_range(value)
-    return found[0] if found else 0

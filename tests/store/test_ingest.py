@@ -318,3 +318,17 @@ def test_a_late_older_report_does_not_bring_back_old_patient_details(
     assert patient["meta"]["versionId"] == ("1" if newer_first else "2")
     # both reports and their results are stored all the same
     assert len(search_ids(store, "DiagnosticReport", ("patient", patient_id))) == 2
+
+
+def test_identifiers_without_a_system_are_found(store: Store) -> None:
+    """Two identifiers without a system are the same one (t.system IS NULL, not = NULL)."""
+    from bridge.store import ingestion
+
+    master = {"value": "doc-without-system"}
+    with store.writing() as writer:
+        writer.put({"resourceType": "DocumentReference", "id": "old", "masterIdentifier": master})
+        replaces = {"code": "replaces", "target": {"identifier": master}}
+        writer.put({"resourceType": "DocumentReference", "id": "new", "relatesTo": [replaces]})
+        assert ingestion._replaced_by_stored(writer, master)
+        ingestion._retract(writer, master)
+    assert store.read("DocumentReference", "old").resource()["status"] == "superseded"
