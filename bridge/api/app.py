@@ -32,8 +32,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = store or open_store(settings.database_url)
+        terminology = from_settings(settings, opened)
+        terminology.jdv()  # the JDV index (and the seed, on a new store) before the first request
         app.state.bridge = AppState(
-            settings, opened, from_settings(settings, opened), Authenticator(settings), Metrics()
+            settings, opened, terminology, Authenticator(settings), Metrics()
         )
         log.info(
             "ready", extra={"fields": {"database": opened.dialect, "schema": opened.schema_version}}

@@ -82,7 +82,7 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError("unauthorized", "a bearer token is required", _BEARER)
         token = token.strip()
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        digest = hash_key(token)
         for key in self.settings.api_keys:
             if hmac.compare_digest(digest, key.sha256):
                 return Principal(key.name, key.scopes)

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from bridge.api.outcomes import _default
+from bridge.mapping import dumps
 from bridge.store import SearchPage, Stored
 from bridge.store.records import instant
 
@@ -50,7 +50,7 @@ def search_bundle(
     entries += [_entry(base, s, "include") for s in page.included]
     if entries:
         bundle["entry"] = entries
-    return orjson.dumps(bundle, default=_default)
+    return dumps(bundle)
 
 
 def history_bundle(base: str, versions: list[Stored]) -> bytes:
@@ -69,7 +69,6 @@ def history_bundle(base: str, versions: list[Stored]) -> bytes:
             "lastModified": instant(stored.last_updated),
         }
         entries.append(entry)
-    return orjson.dumps(
-        {"resourceType": "Bundle", "type": "history", "total": len(entries), "entry": entries},
-        default=_default,
+    return dumps(
+        {"resourceType": "Bundle", "type": "history", "total": len(entries), "entry": entries}
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from bridge import __version__
+from bridge.mapping import dumps
 from bridge.store.indexing import SEARCH_PARAMETERS
 
-__all__ = ["SUPPORTED_TYPES", "capability_statement"]
+__all__ = ["SUPPORTED_TYPES", "capability_json", "capability_statement"]
 
 SUPPORTED_TYPES = tuple(sorted(SEARCH_PARAMETERS))
 _INTERACTIONS = ["read", "vread", "update", "delete", "history-instance", "create", "search-type"]
@@ -104,3 +106,9 @@ def capability_statement(base: str, *, authenticated: bool) -> dict[str, Any]:
         "format": ["application/fhir+json", "json"],
         "rest": [rest],
     }
+
+
+@lru_cache(maxsize=32)  # bounded: the base comes from the request's Host headers
+def capability_json(base: str, *, authenticated: bool) -> bytes:
+    """The CapabilityStatement serialised, built once per (base, authenticated)."""
+    return dumps(capability_statement(base, authenticated=authenticated))

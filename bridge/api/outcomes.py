@@ -8,16 +8,15 @@ OperationOutcome (and a log line), never an HTML page or a bare traceback.
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from bridge.errors import BridgeError
+from bridge.mapping import dumps
 
 __all__ = ["FHIR_JSON", "ApiError", "FhirResponse", "install_handlers", "outcome"]
 
@@ -45,7 +44,6 @@ STATUS: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "login"),
     "forbidden": (403, "forbidden"),
     "unsupported-media-type": (415, "not-supported"),
-    "not-acceptable": (406, "not-supported"),
     "invalid-resource": (400, "invalid"),
     "unprocessable": (422, "processing"),
 }
@@ -60,12 +58,6 @@ class ApiError(BridgeError):
         self.headers = headers or {}
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 class FhirResponse(Response):
     """application/fhir+json, serialised with orjson (decimals kept as written)."""
 
@@ -74,7 +66,7 @@ class FhirResponse(Response):
     def render(self, content: Any) -> bytes:
         if isinstance(content, bytes):
             return content
-        return orjson.dumps(content, default=_default)
+        return dumps(content)
 
 
 def outcome(

@@ -60,13 +60,16 @@ def _terminology(database_url: str) -> dict[str, Any]:
 
 
 def convert_file(
-    path: str, ndjson: bool, pretty: bool, max_bytes: int, terminology: bool = False
+    path: str, ndjson: bool, pretty: bool, max_bytes: int, database_url: str | None = None
 ) -> DocumentResult:
-    """Read and convert one file; a refused document is a result, not an exception."""
+    """Read and convert one file; a refused document is a result, not an exception.
+
+    With `database_url`, the terminology of that database (imported JDV, synced displays)
+    is used instead of the seed rows.
+    """
     try:
         data = Path(path).read_bytes()
-        database_url = Settings.from_environment().database_url
-        options = _terminology(database_url) if terminology else {}
+        options = _terminology(database_url) if database_url is not None else {}
         conversion = convert(data, max_bytes=max_bytes, **options)
     except DocumentError as exc:
         return DocumentResult(path, error=f"{exc.code}: {exc}")
@@ -96,16 +99,17 @@ def run(
     terminology: bool = False,
 ) -> Iterator[DocumentResult]:
     """Convert files in order, on `jobs` processes, with a bounded number in flight."""
+    database_url = Settings.from_environment().database_url if terminology else None
     if jobs <= 1:
         for path in files:
-            yield convert_file(str(path), ndjson, pretty, max_bytes, terminology)
+            yield convert_file(str(path), ndjson, pretty, max_bytes, database_url)
         return
     window = 2 * jobs
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         pending: deque[Future[DocumentResult]] = deque()
         for path in files:
             pending.append(
-                pool.submit(convert_file, str(path), ndjson, pretty, max_bytes, terminology)
+                pool.submit(convert_file, str(path), ndjson, pretty, max_bytes, database_url)
             )
             if len(pending) >= window:
                 yield pending.popleft().result()

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bridge.errors import TerminologyError
 from bridge.settings import Settings
-from bridge.terminology.conceptmap import CONCEPTMAP_URL, LOINC
+from bridge.terminology.conceptmap import CONCEPTMAP_URL, LOINC, value_x
 from bridge.terminology.operations import parse_lookup, parse_translate
 from bridge.terminology.service import TerminologyService, from_settings
 
@@ -126,12 +126,12 @@ def lookup(
     except TerminologyError as exc:
         raise _fail(exc) from exc
     for parameter in answer.parameters["parameter"]:
-        value = next((v for k, v in parameter.items() if k.startswith("value")), None)
+        value = value_x(parameter)
         if value is not None:
             out.print(f"{parameter['name']}: {value}", highlight=False)
         elif parameter["name"] == "property":
             parts = {p["name"]: p for p in parameter["part"]}
-            shown = next(v for k, v in parts["value"].items() if k.startswith("value"))
+            shown = value_x(parts["value"])
             out.print(f"property {parts['code']['valueCode']}: {shown}", highlight=False)
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from bridge.errors import ConversionRefused
 from bridge.terminology.conceptmap import LOINC, JdvIndex
 from bridge.terminology.conversion import primary_code, quantity_unit
+from bridge.terminology.jdv import COMPARABILITY_RANK
 from bridge.terminology.ucum import same_dimension
 
 __all__ = ["ALERT", "Comparison", "compare"]
@@ -30,7 +31,6 @@ ALERT = (
     "Circuit de la biologie) : vérifiez les unités, les valeurs de référence et la technique "
     "avant de les rapprocher."
 )
-_RANK = {"1": 0, "9": 1, "2": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def compare(a: dict[str, Any], b: dict[str, Any], jdv: JdvIndex) -> Comparison:
         outside = code_a if concept_a is None else code_b
         return _not(f"{outside} is not in the JDV Circuit de la biologie: not comparable")
     levels = [c.comparability or "9" for c in (concept_a, concept_b)]
-    level = max(levels, key=_RANK.__getitem__)
+    level = max(levels, key=COMPARABILITY_RANK.__getitem__)
     if code_a == code_b:
         same_unit, convertible = _units(a, b)
         if level != "1":

@@ -35,6 +35,7 @@ __all__ = [
     "Match",
     "build_codesystem",
     "build_conceptmap",
+    "value_x",
 ]
 
 LOINC = "http://loinc.org"
@@ -255,8 +256,6 @@ class JdvIndex:
     ) -> None:
         self.url = conceptmap.get("url", CONCEPTMAP_URL)
         self.version = conceptmap.get("version")
-        self._forward: dict[tuple[str, str], tuple[Match, ...]] = {}
-        self._reverse: dict[tuple[str, str], tuple[Match, ...]] = {}
         forward: dict[tuple[str, str], list[Match]] = {}
         reverse: dict[tuple[str, str], list[Match]] = {}
         for group in conceptmap.get("group", ()):
@@ -288,8 +287,12 @@ class JdvIndex:
                             source_system,
                         )
                     )
-        self._forward = {k: tuple(v) for k, v in forward.items()}
-        self._reverse = {k: tuple(v) for k, v in reverse.items()}
+        self._forward: dict[tuple[str, str], tuple[Match, ...]] = {
+            k: tuple(v) for k, v in forward.items()
+        }
+        self._reverse: dict[tuple[str, str], tuple[Match, ...]] = {
+            k: tuple(v) for k, v in reverse.items()
+        }
         self.concepts: dict[str, JdvConcept] = {}
         if codesystem is not None:
             self.concepts = {c["code"]: _concept(c) for c in codesystem.get("concept", ())}
@@ -317,14 +320,18 @@ class JdvIndex:
         return sum(len(m) for m in self._forward.values())
 
 
+def value_x(element: dict[str, Any]) -> Any:
+    """The value[x] of a FHIR element (valueCode, valueDecimal…), or None when it has none."""
+    return next((v for k, v in element.items() if k.startswith("value")), None)
+
+
 def _read_properties(target: dict[str, Any]) -> Iterable[tuple[str, Any]]:
     for ext in target.get("extension", ()):
         if ext.get("url") != TARGET_PROPERTY_EXTENSION:
             continue
         parts = {e["url"]: e for e in ext.get("extension", ())}
         code = parts.get("code", {}).get("valueCode")
-        value_part = parts.get("value", {})
-        value = next((v for k, v in value_part.items() if k.startswith("value")), None)
+        value = value_x(parts.get("value", {}))
         if code is not None and value is not None:
             if isinstance(value, float):
                 value = Decimal(repr(value))
@@ -352,8 +359,7 @@ def _relationship(equivalence: str) -> str:
 def _concept(concept: dict[str, Any]) -> JdvConcept:
     props: dict[str, list[Any]] = {}
     for prop in concept.get("property", ()):
-        value = next((v for k, v in prop.items() if k.startswith("value")), None)
-        props.setdefault(prop["code"], []).append(value)
+        props.setdefault(prop["code"], []).append(value_x(prop))
 
     def one(name: str) -> Any:
         return props.get(name, [None])[0]

@@ -17,13 +17,17 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from bridge.datafiles import read_table
 from bridge.errors import JdvFormatError
 
-__all__ = ["JdvRow", "merge_rows", "read_spreadsheet", "seed_rows"]
+__all__ = ["COMPARABILITY_RANK", "JdvRow", "merge_rows", "read_spreadsheet", "seed_rows"]
+
+# JDV comparability levels, from most to least comparable: 1, then 9, then 2
+COMPARABILITY_RANK = {"1": 0, "9": 1, "2": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +128,7 @@ def read_spreadsheet(path: Path, *, source: str | None = None) -> list[JdvRow]:
             header_index, columns = found
             label = source or f"JDV Circuit de la biologie, {path.name}, sheet {sheet.title!r}"
             body = (tuple(r) for r in head[header_index + 1 :])
-            return list(_rows(_chain(body, lines), columns, label))
+            return list(_rows(chain(body, lines), columns, label))
         missing = best_missing or [header for header, _ in COLUMNS.values()]
         raise JdvFormatError(
             f"{path.name}: no sheet has the JDV Circuit de la biologie headers; missing columns: "
@@ -132,11 +136,6 @@ def read_spreadsheet(path: Path, *, source: str | None = None) -> list[JdvRow]:
         )
     finally:
         workbook.close()
-
-
-def _chain(*parts: Iterable[tuple]) -> Iterator[tuple]:
-    for part in parts:
-        yield from part
 
 
 def _display(normalised_header: str) -> str:
@@ -253,7 +252,6 @@ def merge_rows(rows: Iterable[JdvRow]) -> tuple[dict[str, JdvRow], list[str]]:
     """
     merged: dict[str, JdvRow] = {}
     problems: list[str] = []
-    order = {"1": 0, "9": 1, "2": 2}
     for row in rows:
         known = merged.get(row.loinc)
         if known is None:
@@ -261,7 +259,9 @@ def merge_rows(rows: Iterable[JdvRow]) -> tuple[dict[str, JdvRow], list[str]]:
             continue
         changes: dict[str, Any] = {"contexts": known.contexts + row.contexts}
         if row.comparability != known.comparability and row.comparability:
-            worse = max(known.comparability or "1", row.comparability, key=order.__getitem__)
+            worse = max(
+                known.comparability or "1", row.comparability, key=COMPARABILITY_RANK.__getitem__
+            )
             problems.append(
                 f"{row.loinc}: comparability {known.comparability} and "
                 f"{row.comparability} on different rows; {worse} kept"

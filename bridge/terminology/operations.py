@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.errors import TerminologyError
-from bridge.terminology.conceptmap import PROPERTY_BASE, JdvConcept, Match
+from bridge.terminology.conceptmap import PROPERTY_BASE, JdvConcept, Match, value_x
 
 __all__ = [
     "LookupRequest",
@@ -74,8 +74,7 @@ def from_parameters(resource: dict[str, Any]) -> list[Param]:
         raise InvalidRequest("the body must be a FHIR Parameters resource")
     pairs = []
     for parameter in resource.get("parameter", ()):
-        value = next((v for k, v in parameter.items() if k.startswith("value")), None)
-        pairs.append((parameter.get("name", ""), value))
+        pairs.append((parameter.get("name", ""), value_x(parameter)))
     return pairs
 
 
@@ -187,14 +186,9 @@ def matches_from_parameters(parameters: dict[str, Any]) -> list[Match]:
             if part.get("name") == "property":
                 sub = {p.get("name"): p for p in part.get("part", ())}
                 uri = sub.get("uri", {}).get("valueUri", "")
-                value = next(
-                    (v for k, v in sub.get("value", {}).items() if k.startswith("value")), None
-                )
-                properties.append((uri.removeprefix(PROPERTY_BASE), value))
+                properties.append((uri.removeprefix(PROPERTY_BASE), value_x(sub.get("value", {}))))
             else:
-                parts[part.get("name")] = next(
-                    (v for k, v in part.items() if k.startswith("value")), None
-                )
+                parts[part.get("name")] = value_x(part)
         concept = parts.get("concept") or {}
         equivalence = parts.get("equivalence") or "relatedto"
         origin = str(parts.get("source") or parts.get("originMap") or "")

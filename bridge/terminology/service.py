@@ -187,19 +187,12 @@ class TerminologyService:
 
     async def translate(self, request: TranslateRequest) -> Answer:
         local = self.translate_local(request)
+        if local is None and request.url == CONCEPTMAP_URL:
+            local = []  # the JDV was named: it alone answers, never the SMT
         if local is not None:
             message = None if local else "no correspondence in the JDV Circuit de la biologie"
             return Answer(
                 translate_parameters(local, r5=request.r5, message=message), "local", tuple(local)
-            )
-        if request.url == CONCEPTMAP_URL:
-            return Answer(
-                translate_parameters(
-                    [],
-                    r5=request.r5,
-                    message=("no correspondence in the JDV Circuit de la biologie"),
-                ),
-                "local",
             )
         return await self._remote("translate", request.params)
 

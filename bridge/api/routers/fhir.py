@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from bridge.api.bundles import history_bundle, search_bundle
-from bridge.api.capability import SUPPORTED_TYPES, capability_statement
+from bridge.api.capability import SUPPORTED_TYPES, capability_json
 from bridge.api.outcomes import ApiError, FhirResponse
 from bridge.api.requests import base_url, read_resource, wants_fhir
 from bridge.api.state import AppState, app_state
@@ -59,7 +59,7 @@ def _written(request: Request, written: Written) -> Response:
 @router.get("/metadata", response_class=FhirResponse, summary="The CapabilityStatement")
 async def metadata(request: Request) -> Response:
     state = app_state(request)
-    return FhirResponse(capability_statement(base_url(request), authenticated=not state.auth.open))
+    return FhirResponse(capability_json(base_url(request), authenticated=not state.auth.open))
 
 
 @router.post("/", include_in_schema=False)  # clients post to the base with or without "/"
