@@ -95,9 +95,17 @@ def convert(
             displays=displays,
         )
         map_document(doc, ctx)
-        bundle = ctx.bundle.transaction()
-    counts = Counter(entry["resource"]["resourceType"] for entry in bundle["entry"])
-    return Conversion(bundle, ctx.issues.freeze(), doc.header.kind, ctx.document_key, counts)
+        conversion = Conversion(
+            bundle := ctx.bundle.transaction(),
+            ctx.issues.freeze(),
+            doc.header.kind,
+            ctx.document_key,
+            Counter(entry["resource"]["resourceType"] for entry in bundle["entry"]),
+        )
+        # Free the document's reading and the context while the collector is still
+        # paused: by reference counting, without the collector walking them first.
+        del doc, ctx
+    return conversion
 
 
 def _default(value: Any) -> Any:
