@@ -472,6 +472,17 @@ def test_missing_pdf_copy_is_accepted() -> None:
     assert not conversion.issues
 
 
+def test_pdf_copy_with_a_character_outside_base64_is_left_out() -> None:
+    """Invalid base64 past the first line is caught too: the whole content is decoded."""
+    line = "ZW5kb2JqCjMgMCBvYmoKPDwgL1R5cGUgL1BhZ2UgL1BhcmVudCAyIDAgUiAvTWVkaWFCb3ggWzAg"
+    conversion = convert(variant(GLUCOSE, line, line[:20] + "!" + line[21:]))
+    [report] = resources_of(conversion.bundle, "DiagnosticReport")
+    assert "presentedForm" not in report
+    assert len(report["result"]) == 2  # the structured results are kept
+    [issue] = issues_with(conversion, "media-invalid")
+    assert issue.message == "attached content is not valid base64; left out"
+
+
 def _comparable(conversion: Conversion) -> list[bytes]:
     """The Bundle, minus what legitimately depends on the source bytes (its Binary, size, hash)."""
     out = []
