@@ -9,7 +9,7 @@ import pybase64
 from bridge.cda.datatypes import ED
 from bridge.mapping.context import MappingContext
 
-__all__ = ["attachment"]
+__all__ = ["attachment", "without_whitespace"]
 
 # What the first bytes of a file of each type must be (file signatures)
 _SIGNATURES = {
@@ -20,7 +20,7 @@ _SIGNATURES = {
 }
 
 
-def _without_whitespace(text: str) -> str:
+def without_whitespace(text: str) -> str:
     # str.replace runs at memchr speed; "".join(text.split()) costs ten times more on a
     # PDF of a few hundred kilobytes cut into 76-character lines
     for space in ("\n", "\r", " ", "\t"):
@@ -50,7 +50,7 @@ def attachment(
             "attached content is not base64 (representation B64); left out",
         )
         return None
-    data = _without_whitespace(content.text)
+    data = without_whitespace(content.text)
     try:
         # every byte checked, at SIMD speed (a tenth of the whitespace removal above)
         decoded = pybase64.b64decode(data, validate=True)
