@@ -22,6 +22,7 @@ from typing import Any
 from bridge.mapping import Conversion, dumps
 from bridge.store import ingestion
 from bridge.store.database import Database
+from bridge.store.indexing import parameters_of
 from bridge.store.querying import run_search
 from bridge.store.records import (
     ResourceDeleted,
@@ -32,7 +33,7 @@ from bridge.store.records import (
     Written,
 )
 from bridge.store.schema import migrate
-from bridge.store.search import InvalidSearch, Query
+from bridge.store.search import Condition, InvalidSearch, Query
 from bridge.store.transactions import failure, write_entries
 from bridge.store.writer import Writer
 
@@ -164,6 +165,16 @@ class Store:
             return run_search(cursor, query, self.dialect)
 
     # Terminology (bridge.terminology.store.TerminologyStore) -------------------------
+
+    def written_conceptmap(self, url: str, version: str | None = None) -> Stored | None:
+        # Conditions built directly, not parsed: a canonical url may hold "," or "|"
+        parameters = parameters_of("ConceptMap")
+        conditions = [Condition(parameters["url"], "url", None, ((..., url),))]
+        if version:
+            conditions.append(Condition(parameters["version"], "version", None, ((..., version),)))
+        query = Query("ConceptMap", conditions, count=1, sort=(("_lastUpdated", True),))
+        matches = self.search(query).matches
+        return matches[0] if matches else None
 
     def put_resource(self, resource: dict[str, Any]) -> None:
         with self.db.transaction() as cursor:

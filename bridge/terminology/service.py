@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,8 @@ class TerminologyService:
         self.store = store
         self.smt = smt
         self.ttl = ttl
-        self._indexes: dict[str | None, JdvIndex] = {}
+        self._indexes: dict[str | None, JdvIndex] = {}  # JDV versions
+        self._written_maps: dict[str, JdvIndex] = {}  # ConceptMaps written through the API
 
     # The JDV ----------------------------------------------------------------
 
@@ -143,19 +145,22 @@ class TerminologyService:
 
     # $translate ---------------------------------------------------------------
 
-    def remember(self, conceptmap: dict[str, Any]) -> None:
-        """Keep a ConceptMap written to the server: $translate then answers with it."""
-        self.store.put_resource(conceptmap)
-        self._indexes.clear()
-
     def _other_map(self, url: str, version: str | None) -> JdvIndex | None:
-        key = f"{url}|{version or ''}"
-        index = self._indexes.get(key)
+        """The index of a ConceptMap written through the API, as it is now.
+
+        The store is asked on every call (one indexed query), so that an update or a
+        delete, made here or by another server on the same database, takes effect at
+        once; the index is rebuilt only when the stored version changes.
+        """
+        written = self.store.written_conceptmap(url, version)
+        if written is None:
+            return None
+        key = f"{url}|{version or ''}|{written.id}|{written.version_id}"
+        index = self._written_maps.get(key)
         if index is None:
-            conceptmap = self.store.get_resource("ConceptMap", url, version)
-            if conceptmap is None:
-                return None
-            index = self._indexes[key] = JdvIndex(conceptmap)
+            if len(self._written_maps) >= 64:  # superseded versions are never asked again
+                self._written_maps.clear()
+            index = self._written_maps[key] = JdvIndex(written.resource())
         return index
 
     def translate_local(self, request: TranslateRequest) -> list[Match] | None:
@@ -186,7 +191,10 @@ class TerminologyService:
         return matches if matches or known else None  # a JDV analysis without correspondence
 
     async def translate(self, request: TranslateRequest) -> Answer:
-        local = self.translate_local(request)
+        if request.url in (None, CONCEPTMAP_URL):
+            local = self.translate_local(request)  # the JDV index is in memory
+        else:  # a written ConceptMap is looked up in the store: off the event loop
+            local = await asyncio.to_thread(self.translate_local, request)
         if local is None and request.url == CONCEPTMAP_URL:
             local = []  # the JDV was named: it alone answers, never the SMT
         if local is not None:
@@ -215,7 +223,7 @@ class TerminologyService:
 
     async def _remote(self, operation: str, params: tuple[tuple[str, str], ...]) -> Answer:
         key = f"{operation}?" + orjson.dumps(sorted(params)).decode()
-        cached = self.store.cache_get(key)
+        cached = await asyncio.to_thread(self.store.cache_get, key)  # the store may block
         if cached is not None and cached[1] > time.time():
             return Answer(cached[0], "cache")
         if self.smt is None:
@@ -231,7 +239,7 @@ class TerminologyService:
             if cached is not None:
                 return Answer(cached[0], "stale-cache")
             raise
-        self.store.cache_put(key, answer, time.time() + self.ttl)
+        await asyncio.to_thread(self.store.cache_put, key, answer, time.time() + self.ttl)
         return Answer(answer, "smt")
 
     async def sync(

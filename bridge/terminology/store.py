@@ -14,10 +14,26 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["SqliteTerminologyStore", "TerminologyStore"]
+__all__ = ["SqliteTerminologyStore", "TerminologyStore", "WrittenResource"]
+
+
+class WrittenResource(Protocol):
+    """A resource as a FHIR client wrote it to the server, in one of its versions."""
+
+    id: str
+    version_id: int
+
+    def resource(self) -> dict[str, Any]: ...
 
 
 class TerminologyStore(Protocol):
+    def written_conceptmap(self, url: str, version: str | None = None) -> WrittenResource | None:
+        """The newest ConceptMap a FHIR client wrote with this canonical url (and version).
+
+        Read from the FHIR resources themselves, so that a ConceptMap updated or deleted
+        through the API answers $translate as it now is, on every server sharing the store.
+        """
+
     def put_resource(self, resource: dict[str, Any]) -> None:
         """Save a ConceptMap, CodeSystem or ValueSet under (type, url, version)."""
 
@@ -75,6 +91,9 @@ class SqliteTerminologyStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+
+    def written_conceptmap(self, url: str, version: str | None = None) -> WrittenResource | None:
+        return None  # no FHIR resources here: only imported terminology
 
     def put_resource(self, resource: dict[str, Any]) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.conftest import CDA, FHIR, Api
@@ -174,8 +175,8 @@ def test_lookup_gives_french_display(api: Api) -> None:
     assert "lucose" in display
 
 
-def test_a_conceptmap_written_to_the_server_answers_translate(api: Api) -> None:
-    conceptmap = {
+def _local_codes(target: str) -> dict[str, Any]:
+    return {
         "resourceType": "ConceptMap",
         "url": "https://example.org/fhir/ConceptMap/local-codes",
         "version": "1",
@@ -185,25 +186,78 @@ def test_a_conceptmap_written_to_the_server_answers_translate(api: Api) -> None:
                 "source": "https://example.org/lab-codes",
                 "target": LOINC,
                 "element": [
-                    {"code": "GLY", "target": [{"code": "14749-6", "equivalence": "equivalent"}]}
+                    {"code": "GLY", "target": [{"code": target, "equivalence": "equivalent"}]}
                 ],
             }
         ],
     }
+
+
+def _translate_local_code(api: Api) -> httpx.Response:
+    return api.http.get(
+        "/ConceptMap/$translate",
+        params={
+            "url": "https://example.org/fhir/ConceptMap/local-codes",
+            "system": "https://example.org/lab-codes",
+            "code": "GLY",
+        },
+    )
+
+
+def _translated_to(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [
+        part["valueCoding"]["code"]
+        for match in _parameter(response.json(), "match")
+        for part in match["part"]
+        if part["name"] == "concept"
+    ]
+
+
+def test_a_conceptmap_written_to_the_server_answers_translate(api: Api) -> None:
+    conceptmap = _local_codes("14749-6")
     created = api.http.post("/ConceptMap", json=conceptmap, headers=FHIR)
     assert created.status_code == 201
     read = api.http.get(f"/ConceptMap/{created.json()['id']}").json()
     assert read["url"] == conceptmap["url"]
-    answer = api.http.get(
-        "/ConceptMap/$translate",
-        params={"url": conceptmap["url"], "system": "https://example.org/lab-codes", "code": "GLY"},
-    )
-    assert answer.status_code == 200
+    answer = _translate_local_code(api)
     [match] = _parameter(answer.json(), "match")
     concept = next(p for p in match["part"] if p["name"] == "concept")["valueCoding"]
     assert concept == {"system": LOINC, "code": "14749-6"} | (
         {"display": concept["display"]} if "display" in concept else {}
     )
+
+
+def test_a_conceptmap_updated_or_deleted_answers_as_it_now_is(api: Api) -> None:
+    """$translate reads the stored ConceptMap: an update changes its answer at once, and a
+    deleted map answers no more (here: no SMT to ask instead, 503)."""
+    created = api.http.post("/ConceptMap", json=_local_codes("14749-6"), headers=FHIR)
+    map_id = created.json()["id"]
+    assert _translated_to(_translate_local_code(api)) == ["14749-6"]
+    updated = api.http.put(
+        f"/ConceptMap/{map_id}", json={**_local_codes("2345-7"), "id": map_id}, headers=FHIR
+    )
+    assert updated.status_code == 200
+    assert _translated_to(_translate_local_code(api)) == ["2345-7"]
+    assert api.http.delete(f"/ConceptMap/{map_id}").status_code == 204
+    assert _translate_local_code(api).status_code == 503
+
+
+def test_a_conceptmap_whose_batch_entry_failed_answers_nothing(api: Api) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {  # fails on its own: there is no version 7 to update
+                "resource": {**_local_codes("14749-6"), "id": "local-codes"},
+                "request": {"method": "PUT", "url": "ConceptMap/local-codes", "ifMatch": 'W/"7"'},
+            }
+        ],
+    }
+    response = api.http.post("", json=bundle, headers=FHIR)
+    assert response.status_code == 200
+    assert not response.json()["entry"][0]["response"]["status"].startswith("2")
+    assert _translate_local_code(api).status_code == 503
 
 
 def test_translate_beyond_the_jdv_without_smt_is_503(api: Api) -> None:

@@ -64,6 +64,34 @@ def test_terminology_resources_are_not_fhir_resources(store: Store) -> None:
     assert store.search(parse_query("ConceptMap", [])).matches == []
 
 
+def test_written_conceptmaps_are_found_by_url_and_version_newest_first(store: Store) -> None:
+    odd_url = "https://example.org/fhir/ConceptMap/a,b|c"  # a comma and a bar, as written
+    assert store.written_conceptmap(odd_url) is None
+    store.put({**_conceptmap("1", "first"), "id": "m1", "url": odd_url})
+    store.put({**_conceptmap("2", "second"), "id": "m2", "url": odd_url})
+    store.put({**_conceptmap("1", "elsewhere"), "id": "m3"})  # another url
+    newest = store.written_conceptmap(odd_url)
+    assert newest is not None and newest.id == "m2" and newest.resource()["name"] == "second"
+    first = store.written_conceptmap(odd_url, "1")
+    assert first is not None and first.id == "m1"
+    assert store.written_conceptmap(odd_url, "3") is None
+    store.put({**_conceptmap("1", "first, again"), "id": "m1", "url": odd_url})
+    again = store.written_conceptmap(odd_url)
+    assert again is not None and again.id == "m1" and again.version_id == 2
+    store.delete("ConceptMap", "m1")
+    store.delete("ConceptMap", "m2")
+    assert store.written_conceptmap(odd_url) is None
+
+
+def test_imported_terminology_is_not_a_written_conceptmap(store: Store) -> None:
+    store.put_resource(_conceptmap("2024", "imported"))
+    assert store.written_conceptmap(URL) is None
+    standalone = SqliteTerminologyStore()
+    standalone.put_resource(_conceptmap("2024", "imported"))
+    assert standalone.written_conceptmap(URL) is None
+    standalone.close()
+
+
 def test_cache(store: Store) -> None:
     assert store.cache_get("translate|a") is None
     store.cache_put("translate|a", {"result": True, "score": Decimal("1.0")}, 1_700_000_000.5)

@@ -82,7 +82,6 @@ async def bundle(request: Request) -> Response:
             check_resource(entry["resource"])
     process = state.store.transaction if body["type"] == "transaction" else state.store.batch
     response = await run_in_threadpool(process, body)
-    _remember_conceptmaps(request, [e.get("resource") for e in body.get("entry", [])])
     return FhirResponse(dumps(response))
 
 
@@ -137,7 +136,6 @@ async def create(resource_type: str, request: Request) -> Response:
     written = await run_in_threadpool(
         state.store.create, resource, if_none_exist=request.headers.get("if-none-exist")
     )
-    _remember_conceptmaps(request, [resource])
     return _written(request, written)
 
 
@@ -177,7 +175,6 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Resp
     written = await run_in_threadpool(
         state.store.put, {**resource, "id": resource_id}, if_match=request.headers.get("if-match")
     )
-    _remember_conceptmaps(request, [resource])
     return _written(request, written)
 
 
@@ -213,15 +210,3 @@ def vread(resource_type: str, resource_id: str, version_id: str, request: Reques
         raise ApiError("not-found", f"version {version_id!r} does not exist")
     stored = state.store.vread(_type(resource_type), resource_id, int(version_id))
     return _stored_response(request, stored)
-
-
-def _remember_conceptmaps(request: Request, resources: list[Any]) -> None:
-    """A ConceptMap written to the store also serves $translate (by its url and version)."""
-    state = app_state(request)
-    for resource in resources:
-        if (
-            isinstance(resource, dict)
-            and resource.get("resourceType") == "ConceptMap"
-            and resource.get("url")
-        ):
-            state.terminology.remember(resource)
