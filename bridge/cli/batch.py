@@ -56,7 +56,7 @@ def _terminology(database_url: str) -> dict[str, Any]:
 
     settings = replace(Settings(), database_url=database_url, offline=True)
     service = from_settings(settings, open_store(database_url))
-    return {"correspondence": service.correspondence, "displays": service.displays()}
+    return service.conversion_options()
 
 
 def convert_file(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -48,6 +49,7 @@ def serve(
     from bridge.api import create_app
     from bridge.api.observability import JsonFormatter
     from bridge.store import open_store
+    from bridge.terminology.service import from_settings
 
     settings = Settings.from_environment()
     if not settings.has_credentials:
@@ -70,7 +72,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     store = open_store(settings.database_url)
     if ingest:
-        _ingest(store, ingest, settings.max_document_bytes)
+        terminology = from_settings(replace(settings, offline=True), store)
+        _ingest(store, ingest, settings.max_document_bytes, terminology.conversion_options())
     err.print(
         f"serving {settings.database_url.split('@')[-1]} at http://{host}:{port}/fhir",
         highlight=False,
@@ -81,7 +84,7 @@ def serve(
     )
 
 
-def _ingest(store: object, paths: list[Path], max_bytes: int) -> None:
+def _ingest(store: object, paths: list[Path], max_bytes: int, options: dict[str, Any]) -> None:
     from bridge.cli.batch import discover
     from bridge.errors import DocumentError
     from bridge.mapping import convert
@@ -89,7 +92,8 @@ def _ingest(store: object, paths: list[Path], max_bytes: int) -> None:
     done = unchanged = 0
     for path, _ in discover(paths):
         try:
-            _, changed = store.ingest(convert(path.read_bytes(), max_bytes=max_bytes))  # type: ignore[attr-defined]
+            conversion = convert(path.read_bytes(), max_bytes=max_bytes, **options)
+            _, changed = store.ingest(conversion)  # type: ignore[attr-defined]
         except DocumentError as exc:
             err.print(
                 f"[red]rejected[/red] {path}: {exc.code}: {exc}", highlight=False, soft_wrap=True

@@ -83,6 +83,9 @@ class Answer:
         return matches_from_parameters(self.parameters)
 
 
+DISPLAYS_REFRESH = 300.0  # seconds
+
+
 class TerminologyService:
     def __init__(
         self, store: TerminologyStore, smt: SmtClient | None = None, *, ttl: float = 24 * 3600
@@ -92,6 +95,7 @@ class TerminologyService:
         self.ttl = ttl
         self._indexes: dict[str | None, JdvIndex] = {}  # JDV versions
         self._written_maps: dict[str, JdvIndex] = {}  # ConceptMaps written through the API
+        self._displays: tuple[float, dict[tuple[str, str], str]] | None = None  # (read at, …)
 
     # The JDV ----------------------------------------------------------------
 
@@ -276,17 +280,33 @@ class TerminologyService:
                 }
             )
             counts[url] = len(contains)
+        self._displays = None  # the new expansions, from the next conversion on
         return counts
 
     def displays(self) -> dict[tuple[str, str], str]:
-        """(system, code) → display, from the synced value sets: French displays offline."""
+        """(system, code) → display, from the synced value sets: French displays offline.
+
+        Read again at most every `DISPLAYS_REFRESH` seconds, so that a sync made by
+        another process (`crbio terminology sync`) reaches a running server.
+        """
+        now = time.monotonic()
+        if self._displays is not None and now - self._displays[0] < DISPLAYS_REFRESH:
+            return self._displays[1]
         found: dict[tuple[str, str], str] = {}
         for url in SYNCED_VALUE_SETS:
             value_set = self.store.get_resource("ValueSet", url)
             for item in (value_set or {}).get("expansion", {}).get("contains", ()):
                 if item.get("display"):
                     found[(item.get("system", ""), item.get("code", ""))] = item["display"]
+        self._displays = (now, found)
         return found
+
+    def conversion_options(self) -> dict[str, Any]:
+        """What `bridge.mapping.convert` takes from the terminology: the JDV's second-unit
+        correspondences and the synced displays. Every path that converts (the API, `crbio
+        serve --ingest`, `crbio batch`) passes these, so a document gives the same Bundle
+        whichever way it comes in."""
+        return {"correspondence": self.correspondence, "displays": self.displays()}
 
 
 def from_settings(settings: Any, store: TerminologyStore | None = None) -> TerminologyService:

@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bridge.terminology import TerminologyService
+from bridge.terminology.service import SYNCED_VALUE_SETS
 from tests.api.conftest import CDA, FHIR, Api
 from tests.helpers import EXAMPLES, example_files
 
@@ -37,6 +39,37 @@ def test_convert_returns_the_bundle_and_stores_nothing(api: Api) -> None:
     kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
     assert {"DiagnosticReport", "Observation", "Patient", "DocumentReference"} <= kinds
     assert set(_counts(api).values()) == {0}
+
+
+def test_convert_uses_the_synced_displays_as_the_cli_does(api: Api) -> None:
+    """A code written without displayName gets the French display of the synced value
+    set, on the API as in `crbio batch` and `crbio serve --ingest`."""
+    interpretation = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+    api.store.put_resource(
+        {
+            "resourceType": "ValueSet",
+            "url": SYNCED_VALUE_SETS[1],
+            "version": "expansion",
+            "status": "active",
+            "expansion": {
+                "contains": [{"system": interpretation, "code": "N", "display": "Normal (du SMT)"}]
+            },
+        }
+    )
+    written = FIRST.read_text(encoding="utf-8")
+    assert 'code="N" displayName="Normal"' in written
+    data = written.replace('code="N" displayName="Normal"', 'code="N"').encode("utf-8")
+    response = api.http.post("/$convert", content=data, headers=CDA)
+    assert response.status_code == 200
+    codings = [
+        coding
+        for entry in response.json()["entry"]
+        for concept in entry["resource"].get("interpretation", ())
+        for coding in concept["coding"]
+    ]
+    assert codings and all(c["display"] == "Normal (du SMT)" for c in codings)
+    service = TerminologyService(api.store)
+    assert service.conversion_options()["displays"][(interpretation, "N")] == "Normal (du SMT)"
 
 
 def test_ingest_stores_everything_once_and_says_when_nothing_changed(api: Api) -> None:

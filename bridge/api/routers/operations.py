@@ -38,11 +38,9 @@ async def _converted(request: Request, scope: str) -> tuple[AppState, Conversion
     state = app_state(request)
     state.auth.require(request, scope)
     data = await read_body(request, state.settings.max_document_bytes, CDA_TYPES)
+    options = await run_in_threadpool(state.terminology.conversion_options)
     conversion = await run_in_threadpool(
-        convert,
-        data,
-        max_bytes=state.settings.max_document_bytes,
-        correspondence=state.terminology.correspondence,
+        convert, data, max_bytes=state.settings.max_document_bytes, **options
     )
     state.metrics.issues.inc(len(conversion.issues))
     return state, conversion
