@@ -97,7 +97,7 @@ def _includes(cursor: Cursor, query: Query, matches: list[Stored]) -> list[Store
     if not query.includes or not matches:
         return []
     matched = {f"{m.resource_type}/{m.id}" for m in matches}  # each resource once
-    targets: list[str] = []
+    targets: dict[str, None] = {}  # in reference order, each once
     ids = [m.id for m in matches]
     for source_type, param, target_type in query.includes:
         if source_type != query.resource_type:
@@ -114,19 +114,22 @@ def _includes(cursor: Cursor, query: Query, matches: list[Stored]) -> list[Store
                 and target not in matched
                 and (target_type is None or target.startswith(target_type + "/"))
             ):
-                targets.append(target)
-    found = []
+                targets[target] = None
+    by_type: dict[str, list[str]] = {}
     for target in targets:
         kind, _, target_id = target.partition("/")
+        by_type.setdefault(kind, []).append(target_id)
+    stored: dict[str, Stored] = {}
+    for kind, target_ids in by_type.items():  # one query per type, not per resource
+        marks = ", ".join("?" for _ in target_ids)
         cursor.execute(
-            "SELECT version_id, last_updated, content FROM resource WHERE "
-            "resource_type = ? AND id = ? AND NOT deleted",
-            (kind, target_id),
+            "SELECT id, version_id, last_updated, content FROM resource WHERE "
+            f"resource_type = ? AND id IN ({marks}) AND NOT deleted",
+            [kind, *target_ids],
         )
-        row = cursor.fetchone()
-        if row:
-            found.append(Stored(kind, target_id, row[0], row[1], bytes(row[2])))
-    return found
+        for row in cursor.fetchall():
+            stored[f"{kind}/{row[0]}"] = Stored(kind, row[0], row[1], row[2], bytes(row[3]))
+    return [stored[target] for target in targets if target in stored]  # in reference order
 
 
 def _hot_path(query: Query) -> tuple[str, Any, str, list[Any]] | None:
