@@ -104,13 +104,18 @@ class Issues:
     At most `per_code` issues of one code are listed; the rest are counted in one
     closing `too-many-issues` issue, so that a document with twenty thousand bad
     values cannot make the list (and locating each one) the costly part.
+
+    The same issue about the same element is listed once: an element can be read by
+    more than one mapper (a specimen's collection time serves the Specimen and, when a
+    result has no time of its own, the result), and its reader wants one warning.
     """
 
-    __slots__ = ("_items", "_counts", "per_code")
+    __slots__ = ("_items", "_counts", "_seen", "per_code")
 
     def __init__(self, per_code: int = 100) -> None:
         self._items: list[Issue] = []
         self._counts: dict[str, int] = {}
+        self._seen: set[tuple[str, Any, str | None, str]] = set()
         self.per_code = per_code
 
     def add(
@@ -123,6 +128,10 @@ class Issues:
         attribute: str | None = None,
         severity: Severity = "warning",
     ) -> None:
+        key = (code, node, attribute, message)  # elements hash by identity
+        if key in self._seen:
+            return
+        self._seen.add(key)
         seen = self._counts.get(code, 0)
         self._counts[code] = seen + 1
         if seen < self.per_code:

@@ -321,3 +321,21 @@ def test_specimen_of_the_act_is_referenced() -> None:
     [report] = resources_of(bundle, "DiagnosticReport")
     assert report["specimen"] == [obs["specimen"]]
     assert report["effectiveDateTime"] == "2025-03-12T07:35:00+01:00"
+
+
+def test_a_bad_collection_time_is_reported_once() -> None:
+    """The specimen's time is read for the Specimen and for the results it covers; an
+    impossible time is one issue, not one per reading."""
+    specimen = (
+        '<entryRelationship typeCode="COMP"><procedure classCode="PROC" moodCode="EVN">'
+        '<templateId root="1.3.6.1.4.1.19376.1.3.1.2"/><templateId '
+        'root="1.2.250.1.213.1.1.3.77"/><effectiveTime value="202513120735+0100"/>'
+        '<participant typeCode="PRD"><participantRole classCode="SPEC">'
+        '<id root="1.2.3.9" extension="TUBE-1"/></participantRole></participant>'
+        "</procedure></entryRelationship>"
+    )
+    [obs], bundle, issues = observations(specimen + result())
+    assert obs["effectiveDateTime"] == "2025-03-12T08:15:00+01:00"  # the result's own time
+    assert "collection" not in by_reference(bundle, obs["specimen"])
+    bad = [i for i in issues if i.input == "202513120735+0100"]
+    assert len(bad) == 1, bad
