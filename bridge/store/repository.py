@@ -119,10 +119,12 @@ class Store:
         it commits: two writers never both insert a new resource (a unique violation) nor
         wait on each other's rows (a deadlock), and `seq` follows the commit order.
         """
+        lock = " FOR UPDATE" if self.dialect == "postgresql" else ""  # SQLite: BEGIN IMMEDIATE
         with self.db.transaction() as cursor:
-            if self.dialect == "postgresql":
-                cursor.execute("SELECT value FROM counter WHERE name = 'seq' FOR UPDATE")
-            yield Writer(cursor, self.dialect)
+            cursor.execute(f"SELECT value FROM counter WHERE name = 'seq'{lock}")
+            writer = Writer(cursor, self.dialect, int(cursor.fetchone()[0]))
+            yield writer
+            writer.save_seq()
 
     def put(self, resource: dict[str, Any], *, if_match: str | None = None) -> Written:
         with self.writing() as writer:

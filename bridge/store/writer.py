@@ -34,11 +34,18 @@ __all__ = ["Writer"]
 
 
 class Writer:
-    """Versioned writes inside one transaction (`dialect`: "sqlite" or "postgresql")."""
+    """Versioned writes inside one transaction (`dialect`: "sqlite" or "postgresql").
 
-    def __init__(self, cursor: Cursor, dialect: str) -> None:
+    `seq` is the write counter as the transaction found it, with the counter locked
+    (`Store.writing`): the writer numbers its writes itself and `save_seq()` stores
+    where it got to, one statement per transaction rather than one per resource (on
+    PostgreSQL each `UPDATE … RETURNING` also stopped the pipeline to wait for its answer).
+    """
+
+    def __init__(self, cursor: Cursor, dialect: str, seq: int) -> None:
         self.cursor = cursor
         self.dialect = dialect
+        self._seq_found = self._seq = seq
 
     def create(
         self,
@@ -91,10 +98,13 @@ class Writer:
         return (row[0], bytes(row[1]), bool(row[2]), int(row[3])) if row else None
 
     def _next_seq(self) -> int:
-        self.cursor.execute(
-            "UPDATE counter SET value = value + 1 WHERE name = 'seq' RETURNING value"
-        )
-        return int(self.cursor.fetchone()[0])
+        self._seq += 1
+        return self._seq
+
+    def save_seq(self) -> None:
+        """Store the write counter where this transaction's writes left it."""
+        if self._seq != self._seq_found:
+            self.cursor.execute("UPDATE counter SET value = ? WHERE name = 'seq'", (self._seq,))
 
     def put(self, resource: dict[str, Any], *, if_match: str | None = None) -> Written:
         """Write a new version (the first, or the next), unless the content is unchanged."""
