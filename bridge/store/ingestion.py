@@ -74,21 +74,27 @@ def _written_by_newer(
 ) -> dict[tuple[str, str], Written]:
     """Shared resources last written from a more recent document: left as they are, so
     an older report arriving late never brings back an old address or name."""
+    keys = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"]}
+    if not keys:
+        return {}
+    pairs = sorted(keys)
+    values = ", ".join("(?, ?)" for _ in pairs)
+    # One query for the whole document, not one per resource. The keys are a table
+    # joined to the primary key (a row-value IN made SQLite scan all of ingested_from).
+    writer.cursor.execute(
+        "SELECT i.resource_type, i.id, r.version_id, r.last_updated, r.content FROM "
+        f"(VALUES {values}) AS w JOIN ingested_from i ON i.resource_type = w.column1 AND "
+        "i.id = w.column2 JOIN resource r ON r.resource_type = i.resource_type AND "
+        "r.id = i.id WHERE i.document_time > ? AND NOT r.deleted",
+        (*(part for pair in pairs for part in pair), document_time),
+    )
     kept = {}
-    for entry in bundle["entry"]:
-        resource = entry["resource"]
-        key = (resource["resourceType"], resource["id"])
-        writer.cursor.execute(
-            "SELECT r.version_id, r.last_updated, r.content FROM ingested_from i JOIN "
-            "resource r ON r.resource_type = i.resource_type AND r.id = i.id WHERE "
-            "i.resource_type = ? AND i.id = ? AND i.document_time > ? AND NOT r.deleted",
-            (*key, document_time),
+    for resource_type, resource_id, version_id, last_updated, content in writer.cursor.fetchall():
+        kept[(resource_type, resource_id)] = Written(
+            Stored(resource_type, resource_id, version_id, last_updated, bytes(content)),
+            created=False,
+            changed=False,
         )
-        row = writer.cursor.fetchone()
-        if row is not None:
-            kept[key] = Written(
-                Stored(*key, row[0], row[1], bytes(row[2])), created=False, changed=False
-            )
     return kept
 
 
