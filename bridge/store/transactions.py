@@ -144,18 +144,28 @@ def _aliases(entries: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _rewrite(node: Any, aliases: dict[str, str]) -> Any:
-    """References to fullUrls of the Bundle become "Type/id" references."""
-    if isinstance(node, dict):
+    """References to fullUrls of the Bundle become "Type/id" references.
+
+    A copy: the caller's Bundle is left as it was. Scalars are kept in place rather than
+    passed through a call each (most of a converted document's values are scalars).
+    """
+    kind = type(node)
+    if kind is dict:
         out = {}
         for key, value in node.items():
-            if key == "reference" and isinstance(value, str) and value in aliases:
+            if type(value) in _CONTAINERS:
+                out[key] = _rewrite(value, aliases)
+            elif key == "reference" and value in aliases:
                 out[key] = aliases[value]
             else:
-                out[key] = _rewrite(value, aliases)
+                out[key] = value
         return out
-    if isinstance(node, list):
-        return [_rewrite(v, aliases) for v in node]
+    if kind is list:
+        return [_rewrite(v, aliases) if type(v) in _CONTAINERS else v for v in node]
     return node
+
+
+_CONTAINERS = (dict, list)
 
 
 def _target(
