@@ -12,14 +12,11 @@ the work to the module that owns it:
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Any
 
-from bridge.mapping import Conversion, dumps
+from bridge.mapping import Conversion
 from bridge.store import ingestion
 from bridge.store.database import Database
 from bridge.store.indexing import parameters_of
@@ -36,6 +33,7 @@ from bridge.store.schema import migrate
 from bridge.store.search import Condition, InvalidSearch, Query
 from bridge.store.transactions import failure, write_entries
 from bridge.store.writer import Writer
+from bridge.terminology import store as terminology_sql
 
 __all__ = ["Store"]
 
@@ -180,57 +178,22 @@ class Store:
 
     def put_resource(self, resource: dict[str, Any]) -> None:
         with self.db.transaction() as cursor:
-            cursor.execute(
-                "INSERT INTO terminology_resource VALUES (?, ?, ?, ?, ?) ON CONFLICT "
-                "(resource_type, url, version) DO UPDATE SET saved_at = excluded.saved_at, "
-                "resource = excluded.resource",
-                (
-                    resource["resourceType"],
-                    resource["url"],
-                    resource.get("version") or "",
-                    time.time(),
-                    dumps(resource),
-                ),
-            )
+            terminology_sql.save_resource(cursor, resource)
 
     def get_resource(
         self, resource_type: str, url: str, version: str | None = None
     ) -> dict[str, Any] | None:
         with self.db.read() as cursor:
-            if version is None:
-                cursor.execute(
-                    "SELECT resource FROM terminology_resource WHERE resource_type = ? "
-                    "AND url = ? ORDER BY saved_at DESC LIMIT 1",
-                    (resource_type, url),
-                )
-            else:
-                cursor.execute(
-                    "SELECT resource FROM terminology_resource WHERE resource_type = ? "
-                    "AND url = ? AND version = ?",
-                    (resource_type, url, version),
-                )
-            row = cursor.fetchone()
-        return json.loads(bytes(row[0]), parse_float=Decimal) if row else None
+            return terminology_sql.find_resource(cursor, resource_type, url, version)
 
     def versions(self, resource_type: str, url: str) -> list[str]:
         with self.db.read() as cursor:
-            cursor.execute(
-                "SELECT version FROM terminology_resource WHERE resource_type = ? AND "
-                "url = ? ORDER BY saved_at",
-                (resource_type, url),
-            )
-            return [r[0] for r in cursor.fetchall()]
+            return terminology_sql.list_versions(cursor, resource_type, url)
 
     def cache_get(self, key: str) -> tuple[dict[str, Any], float] | None:
         with self.db.read() as cursor:
-            cursor.execute("SELECT value, expires_at FROM terminology_cache WHERE key = ?", (key,))
-            row = cursor.fetchone()
-        return (json.loads(bytes(row[0]), parse_float=Decimal), float(row[1])) if row else None
+            return terminology_sql.find_cached(cursor, key)
 
     def cache_put(self, key: str, value: dict[str, Any], expires_at: float) -> None:
         with self.db.transaction() as cursor:
-            cursor.execute(
-                "INSERT INTO terminology_cache VALUES (?, ?, ?) ON CONFLICT (key) DO "
-                "UPDATE SET expires_at = excluded.expires_at, value = excluded.value",
-                (key, expires_at, dumps(value)),
-            )
+            terminology_sql.save_cached(cursor, key, value, expires_at)

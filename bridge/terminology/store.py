@@ -3,14 +3,16 @@
 `TerminologyStore` is the small interface the service needs. `SqliteTerminologyStore`
 keeps everything in one SQLite file (stdlib `sqlite3`), so the cache works fully
 offline; the FHIR store of `bridge.store` provides the same interface on SQLite or
-PostgreSQL for the server.
+PostgreSQL for the server. Both run the statements written once here.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,10 +77,78 @@ def _dumps(value: dict[str, Any]) -> bytes:
 
 
 def _loads(data: bytes) -> dict[str, Any]:
-    import json
-    from decimal import Decimal
-
     return json.loads(data, parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+class _Cursor(Protocol):
+    """What the statements below need: stdlib sqlite3 and bridge.store's cursors alike."""
+
+    def execute(self, sql: str, params: Any = ...) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+# The statements of a TerminologyStore, once, for every engine that holds the two tables
+# (`?` placeholders; bridge.store's PostgreSQL cursor rewrites them).
+
+
+def save_resource(cursor: _Cursor, resource: dict[str, Any]) -> None:
+    cursor.execute(
+        "INSERT INTO terminology_resource VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+        "(resource_type, url, version) DO UPDATE SET saved_at = excluded.saved_at, "
+        "resource = excluded.resource",
+        (
+            resource["resourceType"],
+            resource["url"],
+            resource.get("version") or "",
+            time.time(),
+            _dumps(resource),
+        ),
+    )
+
+
+def find_resource(
+    cursor: _Cursor, resource_type: str, url: str, version: str | None
+) -> dict[str, Any] | None:
+    if version is None:
+        cursor.execute(
+            "SELECT resource FROM terminology_resource WHERE resource_type = ? AND url = ? "
+            "ORDER BY saved_at DESC LIMIT 1",
+            (resource_type, url),
+        )
+    else:
+        cursor.execute(
+            "SELECT resource FROM terminology_resource WHERE resource_type = ? AND url = ? "
+            "AND version = ?",
+            (resource_type, url, version),
+        )
+    row = cursor.fetchone()
+    return _loads(bytes(row[0])) if row else None
+
+
+def list_versions(cursor: _Cursor, resource_type: str, url: str) -> list[str]:
+    cursor.execute(
+        "SELECT version FROM terminology_resource WHERE resource_type = ? AND url = ? "
+        "ORDER BY saved_at",
+        (resource_type, url),
+    )
+    return [r[0] for r in cursor.fetchall()]
+
+
+def find_cached(cursor: _Cursor, key: str) -> tuple[dict[str, Any], float] | None:
+    cursor.execute("SELECT value, expires_at FROM terminology_cache WHERE key = ?", (key,))
+    row = cursor.fetchone()
+    return (_loads(bytes(row[0])), float(row[1])) if row else None
+
+
+def save_cached(cursor: _Cursor, key: str, value: dict[str, Any], expires_at: float) -> None:
+    cursor.execute(
+        "INSERT INTO terminology_cache VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+        "expires_at = excluded.expires_at, value = excluded.value",
+        (key, expires_at, _dumps(value)),
+    )
 
 
 class SqliteTerminologyStore:
@@ -97,60 +167,25 @@ class SqliteTerminologyStore:
 
     def put_resource(self, resource: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO terminology_resource VALUES (?, ?, ?, ?, ?) ON CONFLICT "
-                "(resource_type, url, version) DO UPDATE SET saved_at = excluded.saved_at, "
-                "resource = excluded.resource",
-                (
-                    resource["resourceType"],
-                    resource["url"],
-                    resource.get("version") or "",
-                    time.time(),
-                    _dumps(resource),
-                ),
-            )
+            save_resource(self._db.cursor(), resource)
 
     def get_resource(
         self, resource_type: str, url: str, version: str | None = None
     ) -> dict[str, Any] | None:
         with self._lock:
-            if version is None:
-                row = self._db.execute(
-                    "SELECT resource FROM terminology_resource WHERE resource_type = ? AND url = ? "
-                    "ORDER BY saved_at DESC LIMIT 1",
-                    (resource_type, url),
-                ).fetchone()
-            else:
-                row = self._db.execute(
-                    "SELECT resource FROM terminology_resource WHERE resource_type = ? AND url = ? "
-                    "AND version = ?",
-                    (resource_type, url, version),
-                ).fetchone()
-        return _loads(row[0]) if row else None
+            return find_resource(self._db.cursor(), resource_type, url, version)
 
     def versions(self, resource_type: str, url: str) -> list[str]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT version FROM terminology_resource WHERE resource_type = ? AND url = ? "
-                "ORDER BY saved_at",
-                (resource_type, url),
-            ).fetchall()
-        return [r[0] for r in rows]
+            return list_versions(self._db.cursor(), resource_type, url)
 
     def cache_get(self, key: str) -> tuple[dict[str, Any], float] | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT value, expires_at FROM terminology_cache WHERE key = ?", (key,)
-            ).fetchone()
-        return (_loads(row[0]), row[1]) if row else None
+            return find_cached(self._db.cursor(), key)
 
     def cache_put(self, key: str, value: dict[str, Any], expires_at: float) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO terminology_cache VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                "expires_at = excluded.expires_at, value = excluded.value",
-                (key, expires_at, _dumps(value)),
-            )
+            save_cached(self._db.cursor(), key, value, expires_at)
 
     def close(self) -> None:
         self._db.close()
