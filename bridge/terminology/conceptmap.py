@@ -72,6 +72,23 @@ _VALUE_KEY = {
     "boolean": "valueBoolean",
     "string": "valueString",
 }
+# The JDV properties of an analysis that the CodeSystem supplement carries and $lookup
+# gives: (property code, FHIR type, attribute of JdvRow and JdvConcept). The supplement
+# also carries "correspondence", "waiting-code" (repeated) and "provenance".
+CONCEPT_PROPERTIES = (
+    ("comparability", "code", "comparability"),
+    ("ucum-unit", "code", "ucum_unit"),
+    ("recommended-unit", "string", "recommended_unit"),
+    ("restricted", "boolean", "restricted"),
+    ("systematic", "boolean", "systematic"),
+)
+
+
+def concept_properties(holder: JdvRow | JdvConcept) -> list[tuple[str, str, Any]]:
+    """(code, value[x] key, value) of each CONCEPT_PROPERTIES entry, unset ones included."""
+    return [
+        (code, _VALUE_KEY[kind], getattr(holder, attr)) for code, kind, attr in CONCEPT_PROPERTIES
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +219,7 @@ def build_codesystem(rows: dict[str, JdvRow], version: str) -> dict[str, Any]:
                 }
             ]
         properties = [
-            ("comparability", "valueCode", row.comparability),
-            ("ucum-unit", "valueCode", row.ucum_unit),
-            ("recommended-unit", "valueString", row.recommended_unit),
-            ("restricted", "valueBoolean", row.restricted),
-            ("systematic", "valueBoolean", row.systematic),
+            *concept_properties(row),
             ("correspondence", "valueCode", row.correspondence),
             ("provenance", "valueString", row.source or None),
         ]
@@ -226,11 +239,7 @@ def build_codesystem(rows: dict[str, JdvRow], version: str) -> dict[str, Any]:
         "content": "supplement",
         "supplements": LOINC,
         "property": [
-            {"code": "comparability", "type": "code"},
-            {"code": "ucum-unit", "type": "code"},
-            {"code": "recommended-unit", "type": "string"},
-            {"code": "restricted", "type": "boolean"},
-            {"code": "systematic", "type": "boolean"},
+            *({"code": code, "type": kind} for code, kind, _ in CONCEPT_PROPERTIES),
             {"code": "correspondence", "type": "code"},
             {"code": "waiting-code", "type": "code"},
             {"code": "provenance", "type": "string"},
@@ -369,11 +378,7 @@ def _concept(concept: dict[str, Any]) -> JdvConcept:
         code=concept["code"],
         display=concept.get("display", concept["code"]),
         print_label=designations[0]["value"] if designations else None,
-        comparability=one("comparability"),
-        ucum_unit=one("ucum-unit"),
-        recommended_unit=one("recommended-unit"),
-        restricted=one("restricted"),
-        systematic=one("systematic"),
+        **{attr: one(code) for code, _, attr in CONCEPT_PROPERTIES},
         waiting_codes=tuple(props.get("waiting-code", ())),
         source=one("provenance") or "",
     )

@@ -16,7 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.errors import TerminologyError
-from bridge.terminology.conceptmap import PROPERTY_BASE, JdvConcept, Match, value_x
+from bridge.terminology.conceptmap import (
+    PROPERTY_BASE,
+    JdvConcept,
+    Match,
+    concept_properties,
+    value_x,
+)
 
 __all__ = [
     "LookupRequest",
@@ -272,13 +278,9 @@ def lookup_parameters(
                 ],
             }
         )
-    known = [
-        ("comparability", "valueCode", concept.comparability),
-        ("ucum-unit", "valueCode", concept.ucum_unit),
-        ("recommended-unit", "valueString", concept.recommended_unit),
-        ("restricted", "valueBoolean", concept.restricted),
-        ("systematic", "valueBoolean", concept.systematic),
-    ] + [("waiting-code", "valueCode", w) for w in concept.waiting_codes]
+    known = concept_properties(concept) + [
+        ("waiting-code", "valueCode", w) for w in concept.waiting_codes
+    ]
     for name, key, value in known:
         if value is None or (properties and name not in properties):
             continue
