@@ -38,10 +38,12 @@ async def _converted(request: Request, scope: str) -> tuple[AppState, Conversion
     state = app_state(request)
     state.auth.require(request, scope)
     data = await read_body(request, state.settings.max_document_bytes, CDA_TYPES)
-    options = await run_in_threadpool(state.terminology.conversion_options)
-    conversion = await run_in_threadpool(
-        convert, data, max_bytes=state.settings.max_document_bytes, **options
-    )
+
+    def converted() -> Conversion:  # one worker-thread hop: the options may read the store
+        options = state.terminology.conversion_options()
+        return convert(data, max_bytes=state.settings.max_document_bytes, **options)
+
+    conversion = await run_in_threadpool(converted)
     state.metrics.issues.inc(len(conversion.issues))
     return state, conversion
 
