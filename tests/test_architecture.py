@@ -12,9 +12,26 @@ from bridge.cda import model
 from bridge.mapping.registry import MAPPERS
 
 PACKAGE = Path(bridge.__file__).parent
-# Each layer may import the layers listed before it (DEVELOPERS.md).
-LAYERS = ["cda", "mapping", "terminology", "store", "api", "cli"]
-SIBLINGS = {"api": {"cli"}, "cli": {"api"}}  # api and cli are both last; cli may start the api
+# Each layer may import the layers listed before it (DEVELOPERS.md). The services beside
+# the store (result series, forwarding, export, Spark) share a tier, and so do the edges
+# (the FHIR API, the clinician's pages, the command line).
+TIERS = [
+    ["cda"],
+    ["mapping"],
+    ["terminology"],
+    ["store"],
+    ["results", "forwarding", "export", "spark"],
+    ["api", "pages", "cli"],
+]
+LAYERS = [layer for tier in TIERS for layer in tier]
+# Imports allowed inside a tier: Spark writes what the bulk export writes; the edges may
+# start one another (the CLI serves the API, the API mounts the pages).
+SIBLINGS = {
+    "spark": {"export"},
+    "api": {"pages"},
+    "pages": {"api"},
+    "cli": {"api", "pages"},
+}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -33,13 +50,20 @@ def test_layers_import_only_to_their_left(layer: str) -> None:
     folder = PACKAGE / layer
     if not folder.is_dir():
         pytest.skip(f"bridge.{layer} does not exist yet")
-    position = LAYERS.index(layer)
-    forbidden = set(LAYERS[position + 1 :]) - SIBLINGS.get(layer, set())
+    tier = next(i for i, names in enumerate(TIERS) if layer in names)
+    later = {name for names in TIERS[tier:] for name in names} - {layer}
+    forbidden = later - SIBLINGS.get(layer, set())
     for path in folder.rglob("*.py"):
         for module in imported_modules(path):
             parts = module.split(".")
             if parts[0] == "bridge" and len(parts) > 1:
                 assert parts[1] not in forbidden, f"{path.relative_to(PACKAGE)} imports {module}"
+
+
+def test_fhir_routers_never_import_pages() -> None:
+    for path in (PACKAGE / "api" / "routers").rglob("*.py"):
+        for module in imported_modules(path):
+            assert not module.startswith("bridge.pages"), f"{path.name} imports {module}"
 
 
 def test_every_body_entry_class_has_exactly_one_mapper() -> None:
