@@ -19,7 +19,7 @@ from typing import Any
 from bridge.mapping import Conversion
 from bridge.store import ingestion
 from bridge.store.database import Database
-from bridge.store.indexing import parameters_of
+from bridge.store.indexing import SEARCH_PARAMETERS, parameters_of
 from bridge.store.querying import run_search
 from bridge.store.records import (
     ResourceDeleted,
@@ -180,13 +180,18 @@ class Store:
         with self.db.transaction() as cursor:
             terminology_sql.save_resource(cursor, resource)
 
+    def publish_resource(self, resource: dict[str, Any]) -> None:
+        """A new FHIR version only when the content changed (publishing again is free)."""
+        if resource.get("id") and resource.get("resourceType") in SEARCH_PARAMETERS:
+            self.put(resource)
+
     def get_resource(
         self, resource_type: str, url: str, version: str | None = None
     ) -> dict[str, Any] | None:
         with self.db.read() as cursor:
             return terminology_sql.find_resource(cursor, resource_type, url, version)
 
-    def versions(self, resource_type: str, url: str) -> list[str]:
+    def versions(self, resource_type: str, url: str) -> list[tuple[str, float]]:
         with self.db.read() as cursor:
             return terminology_sql.list_versions(cursor, resource_type, url)
 

@@ -2,8 +2,10 @@
 
 Three paths, tried in this order:
 
-1. the lab already gave the result in that unit (a 2021-style second unit, kept as
-   an Observation.component): that value is used, nothing is converted;
+1. the lab already gave the result in that unit (brief §7: never convert then): a
+   sibling Observation of the same report holding the same analysis in that unit
+   (5.30 mmol/L and 0.95 g/L side by side) is answered as it is; a 2021-style second
+   unit (kept as an Observation.component) gives its value, unconverted;
 2. same dimension (g/L ⇔ g/dL): UCUM, the LOINC code is kept;
 3. mass ⇔ moles: the JDV correspondence of the LOINC code gives the target code and
    the factor of that direction; the result's unit must be the JDV row's unit (a
@@ -13,12 +15,17 @@ Three paths, tried in this order:
 Converted values are rounded to the significant digits of the value converted,
 and never fewer than three (0.95 g/L → 5.27 mmol/L; 0.63 → 3.50). The converted
 Observation says it was converted and keeps the original code and value in the
-ANS extension `mesures-original-data`, and points to the original by derivedFrom.
+ANS extension `mesures-original-data`, points to the original by derivedFrom, and
+carries the tag `converted` of the project CodeSystem `VIEW_SYSTEM` in meta.tag (a
+second unit of the lab carries `second-unit`). Nothing here reads a store: finding
+the report's other Observations is the caller's part (`bridge.results`).
 """
 
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -34,12 +41,34 @@ from bridge.terminology.ucum import (
     ucum_factor,
 )
 
-__all__ = ["ORIGINAL_DATA", "Path", "convert_observation", "plan_conversion"]
+__all__ = [
+    "ORIGINAL_DATA",
+    "VIEW_SYSTEM",
+    "VIEW_TAGS",
+    "Path",
+    "convert_observation",
+    "in_unit",
+    "plan_conversion",
+]
 
 UCUM = "http://unitsofmeasure.org"
 ORIGINAL_DATA = (
     "https://interop.esante.gouv.fr/ig/fhir/mesures/StructureDefinition/mesures-original-data"
 )
+VIEW_SYSTEM = "https://crbio-bridge.org/fhir/CodeSystem/result-view"
+# meta.tag codes of a result shown in another unit than the stored one: (display, definition)
+VIEW_TAGS = {
+    "converted": (
+        "Converted by crbio-bridge",
+        "The value and reference ranges were converted to another unit by crbio-bridge "
+        "(JDV factor or UCUM); the original is in the extension mesures-original-data.",
+    ),
+    "second-unit": (
+        "Second unit given by the laboratory",
+        "The value the laboratory itself reported in this unit (a second unit of the "
+        "same result), shown unconverted.",
+    ),
+}
 System = Literal["SI", "conventional"]
 
 
@@ -107,14 +136,42 @@ def plan_conversion(
     want_substance = to_system == "SI"
     if _is_substance(unit) == want_substance:
         return Path(unit)  # already in that system
-    return _jdv_path(
-        unit,
-        system,
-        code,
-        jdv,
-        lambda m: _is_substance(m.property("target-unit")) == want_substance,
-        None,
-    )
+    try:
+        return _jdv_path(
+            unit,
+            system,
+            code,
+            jdv,
+            lambda m: _is_substance(m.property("target-unit")) == want_substance,
+            None,
+        )
+    except ConversionRefused:
+        if not want_substance:
+            raise
+        # No substance form in the JDV (haemoglobin): SI is the same quantity per litre
+        per_litre = _per_litre(unit)
+        return Path(per_litre, before=ucum_factor(unit, per_litre))
+
+
+def _per_litre(unit: str) -> str:
+    """g/dL → g/L, mg/mL → mg/L; a unit already per litre (or of another shape) stays."""
+    found = re.fullmatch(r"(.+)/(dL|cL|mL)", unit)
+    return f"{found.group(1)}/L" if found else unit
+
+
+def in_unit(observation: dict[str, Any], unit: str | None, system: System | None) -> bool:
+    """Whether a result is a quantity in `unit` (UCUM) or, without one, in the unit
+    `system` (SI: substance concentrations, conventional: the others)."""
+    q = observation.get("valueQuantity")
+    if not isinstance(q, dict) or "value" not in q:
+        return False
+    try:
+        own = quantity_unit(q)
+        if unit is not None:
+            return own == ucum_code(unit)
+        return system is not None and _is_substance(own) == (system == "SI")
+    except ConversionRefused:
+        return False
 
 
 def _jdv_path(
@@ -155,21 +212,37 @@ def convert_observation(
     *,
     to_unit: str | None = None,
     to_system: System | None = None,
+    siblings: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A new Observation with the value and every reference-range bound in the target unit.
+    """The result with its value and every reference-range bound in the target unit.
+
+    `siblings`: the other Observations of the result's report. When the report already
+    gives the result in the target unit, that is the answer, never a conversion: the
+    sibling itself (as stored), or the second unit of the result. A result already in
+    the target unit comes back as it is.
 
     Raises:
         ConversionRefused: the unit is unknown, the dimension differs without a JDV
             factor, or the JDV has no factor for this analysis (`.reason` says which).
     """
-    given = _given_by_the_lab(observation, to_unit)
+    if in_unit(observation, to_unit, to_system):
+        return copy.deepcopy(observation)
+    sibling = _sibling_in_unit(observation, jdv, siblings, to_unit, to_system)
+    if sibling is not None:
+        return copy.deepcopy(sibling)
+    given = _given_by_the_lab(observation, to_unit, to_system)
     if given is not None:
         return given
     path = plan_conversion(observation, jdv, to_unit=to_unit, to_system=to_system)
+    if path.jdv is None and path.factor == 1 and path.target_unit == quantity_unit(
+        observation["valueQuantity"]
+    ):
+        return copy.deepcopy(observation)  # already in that unit
     original = observation["valueQuantity"]
     converted = copy.deepcopy(observation)
     for key in ("id", "meta", "text", "component"):
         converted.pop(key, None)
+    converted["meta"] = {"tag": [_tag("converted")]}
     converted["valueQuantity"] = _convert_quantity(original, path)
     for rr in converted.get("referenceRange", ()):
         for bound in ("low", "high"):
@@ -220,17 +293,55 @@ def _convert_quantity(q: dict[str, Any], path: Path) -> dict[str, Any]:
     return out
 
 
-def _given_by_the_lab(observation: dict[str, Any], to_unit: str | None) -> dict[str, Any] | None:
-    """The value the lab itself gave in `to_unit` (a second-unit component), unconverted."""
-    if to_unit is None:
+def _tag(code: str) -> dict[str, str]:
+    return {"system": VIEW_SYSTEM, "code": code, "display": VIEW_TAGS[code][0]}
+
+
+def _sibling_in_unit(
+    observation: dict[str, Any],
+    jdv: JdvIndex,
+    siblings: Iterable[dict[str, Any]],
+    to_unit: str | None,
+    to_system: System | None,
+) -> dict[str, Any] | None:
+    """The report's own Observation of the same analysis (same code, or its JDV
+    correspondence), taken at the same time, in the target unit."""
+    system, code = primary_code(observation)
+    if not system or not code:
         return None
-    target = ucum_code(to_unit)
+    same = {(system, code)}
+    if system == LOINC:
+        same |= {(m.system, m.code) for m in jdv.translate(LOINC, code)}
+    moment = _effective(observation)
+    for sibling in siblings:
+        if sibling.get("id") is not None and sibling.get("id") == observation.get("id"):
+            continue
+        if (
+            primary_code(sibling) in same
+            and _effective(sibling) == moment
+            and sibling.get("subject") == observation.get("subject")
+            and in_unit(sibling, to_unit, to_system)
+        ):
+            return sibling
+    return None
+
+
+def _effective(observation: dict[str, Any]) -> Any:
+    return next((v for k, v in observation.items() if k.startswith("effective")), None)
+
+
+def _given_by_the_lab(
+    observation: dict[str, Any], to_unit: str | None, to_system: System | None
+) -> dict[str, Any] | None:
+    """The value the lab itself gave in the target unit (a second-unit component),
+    unconverted."""
     for component in observation.get("component", ()):
         q = component.get("valueQuantity", {})
-        if q.get("system") == UCUM and q.get("code") == target:
+        if in_unit(component, to_unit, to_system):
             view = copy.deepcopy(observation)
             for key in ("id", "meta", "text", "component"):
                 view.pop(key, None)
+            view["meta"] = {"tag": [_tag("second-unit")]}
             view["valueQuantity"] = q
             view["code"] = component["code"]
             view["referenceRange"] = component.get("referenceRange", [])

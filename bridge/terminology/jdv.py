@@ -128,7 +128,9 @@ def read_spreadsheet(path: Path, *, source: str | None = None) -> list[JdvRow]:
             header_index, columns = found
             label = source or f"JDV Circuit de la biologie, {path.name}, sheet {sheet.title!r}"
             body = (tuple(r) for r in head[header_index + 1 :])
-            return list(_rows(chain(body, lines), columns, label))
+            # openpyxl yields every row from the sheet's first (blank ones too), so the
+            # first data row is the sheet's row header_index + 2 (rows count from 1)
+            return list(_rows(chain(body, lines), columns, label, first=header_index + 2))
         missing = best_missing or [header for header, _ in COLUMNS.values()]
         raise JdvFormatError(
             f"{path.name}: no sheet has the JDV Circuit de la biologie headers; missing columns: "
@@ -174,12 +176,16 @@ def _find_header(head: list[tuple]) -> tuple[int, dict[str, int]] | list[str]:
     return best if best is not None else [h for h, needed in COLUMNS.values() if needed]
 
 
-def _rows(lines: Iterable[tuple], columns: dict[str, int], source: str) -> Iterator[JdvRow]:
+def _rows(
+    lines: Iterable[tuple], columns: dict[str, int], source: str, *, first: int
+) -> Iterator[JdvRow]:
+    """Rows of the sheet; `first` is the spreadsheet row number of the first line."""
+
     def cell(row: tuple, name: str) -> Any:
         index = columns.get(name)
         return row[index] if index is not None and index < len(row) else None
 
-    for number, row in enumerate(lines, 1):
+    for number, row in enumerate(lines, first):
         loinc = _text(cell(row, "loinc"))
         if not loinc or not re.fullmatch(r"\d{1,7}-\d", loinc):
             continue  # blank lines, group titles, notes under the table
@@ -215,8 +221,8 @@ def _text(value: Any) -> str | None:
 
 
 def _level(value: Any) -> str | None:
-    text = _text(value)
-    return text if text in ("1", "2", "9") else None
+    """The level as written ("1", "2", "9"; anything else is reported by `merge_rows`)."""
+    return _text(value)
 
 
 def _flag(value: Any) -> bool | None:
@@ -248,19 +254,32 @@ def merge_rows(rows: Iterable[JdvRow]) -> tuple[dict[str, JdvRow], list[str]]:
 
     An analysis listed in several prescription contexts should read the same on
     each row; when rows disagree on the comparability level, the least comparable
-    level is kept (a wrong "comparable" is the dangerous mistake).
+    level is kept (a wrong "comparable" is the dangerous mistake). A row without a
+    comparability level (or with one outside 1, 2, 9) is reported and read as 9, "not
+    evaluated": never as comparable, never silently.
     """
     merged: dict[str, JdvRow] = {}
     problems: list[str] = []
     for row in rows:
+        if row.comparability not in COMPARABILITY_RANK:
+            found = (
+                "no comparability level"
+                if row.comparability is None
+                else f"comparability level {row.comparability!r} is not 1, 2 or 9"
+            )
+            problems.append(
+                f"{row.loinc}: {found} ({row.source or 'no source'}); read as 9, not evaluated"
+            )
+            row = replace(row, comparability="9")
         known = merged.get(row.loinc)
         if known is None:
             merged[row.loinc] = row
             continue
         changes: dict[str, Any] = {"contexts": known.contexts + row.contexts}
-        if row.comparability != known.comparability and row.comparability:
+        if row.comparability != known.comparability:
             worse = max(
-                known.comparability or "1", row.comparability, key=COMPARABILITY_RANK.__getitem__
+                known.comparability or "9", row.comparability or "9",
+                key=COMPARABILITY_RANK.__getitem__,
             )
             problems.append(
                 f"{row.loinc}: comparability {known.comparability} and "

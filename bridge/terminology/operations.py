@@ -152,26 +152,28 @@ def translate_parameters(
         if match.display:
             concept["display"] = match.display
         origin = f"{match.source_url}|{match.version}" if match.version else match.source_url
+        properties = [
+            {
+                "name": "property",
+                "part": [
+                    {"name": "uri", "valueUri": PROPERTY_BASE + name},
+                    {"name": "value", **_value(value)},
+                ],
+            }
+            for name, value in match.properties
+        ]
         if r5:
             parts = [
                 {"name": "relationship", "valueCode": match.relationship},
                 {"name": "concept", "valueCoding": concept},
+                *properties,
+                {"name": "originMap", "valueCanonical": origin},
             ]
-            parts += [
-                {
-                    "name": "property",
-                    "part": [
-                        {"name": "uri", "valueUri": PROPERTY_BASE + name},
-                        {"name": "value", **_value(value)},
-                    ],
-                }
-                for name, value in match.properties
-            ]
-            parts.append({"name": "originMap", "valueCanonical": origin})
         else:
             parts = [
                 {"name": "equivalence", "valueCode": match.equivalence},
                 {"name": "concept", "valueCoding": concept},
+                *properties,
                 {"name": "source", "valueUri": origin},
             ]
         parameters.append({"name": "match", "part": parts})

@@ -84,6 +84,7 @@ class Answer:
 
 
 DISPLAYS_REFRESH = 300.0  # seconds
+JDV_REFRESH = 1.0  # seconds between two checks of the JDV versions in the store
 
 
 class TerminologyService:
@@ -94,39 +95,80 @@ class TerminologyService:
         self.smt = smt
         self.ttl = ttl
         self._indexes: dict[str | None, JdvIndex] = {}  # JDV versions
+        self._stamps: list[tuple[str, float]] | None = None  # the versions the indexes saw
+        self._checked = 0.0  # when the store was last asked (time.monotonic)
+        self.jdv_refresh = JDV_REFRESH
         self._written_maps: dict[str, JdvIndex] = {}  # ConceptMaps written through the API
         self._displays: tuple[float, dict[tuple[str, str], str]] | None = None  # (read at, …)
 
     # The JDV ----------------------------------------------------------------
 
     def jdv(self, version: str | None = None) -> JdvIndex:
-        """The JDV index of a version (the latest saved when None; the seed when none is)."""
+        """The JDV index of a version; None: the current one, the newest by its declared
+        version (`bridge.terminology.store.version_order`), the seed when none is imported.
+
+        Indexes are kept in memory. At most every `jdv_refresh` seconds one small query
+        checks the versions in the store, so a version imported meanwhile (by `crbio
+        terminology import-jdv` in another process, on the same database) is used
+        without a restart.
+        """
+        self._check_versions()
         index = self._indexes.get(version)
         if index is None:
-            conceptmap = self.store.get_resource("ConceptMap", CONCEPTMAP_URL, version)
-            if conceptmap is None:
-                if version not in (None, SEED_VERSION):
-                    raise ConceptMapNotFound(
-                        f"JDV Circuit de la biologie version {version!r} is not imported; "
-                        f"known: {', '.join(self.versions()) or 'none'}"
-                    )
+            stamps = self._stamps or []
+            if version is None:
+                if not stamps:
+                    self.save_rows(seed_rows(), SEED_VERSION)
+                    stamps = self._stamps or []
+                resolved = stamps[-1][0] if stamps else SEED_VERSION
+            elif version == SEED_VERSION and all(v != SEED_VERSION for v, _ in stamps):
                 self.save_rows(seed_rows(), SEED_VERSION)
-                conceptmap = self.store.get_resource("ConceptMap", CONCEPTMAP_URL, SEED_VERSION)
-            resolved = conceptmap["version"]  # type: ignore[index]
+                resolved = SEED_VERSION
+            else:
+                resolved = version
+            conceptmap = self.store.get_resource("ConceptMap", CONCEPTMAP_URL, resolved)
+            if conceptmap is None:
+                raise ConceptMapNotFound(
+                    f"JDV Circuit de la biologie version {version!r} is not imported; "
+                    f"known: {', '.join(self.versions()) or 'none'}"
+                )
             codesystem = self.store.get_resource("CodeSystem", CODESYSTEM_URL, resolved)
-            index = JdvIndex(conceptmap, codesystem)  # type: ignore[arg-type]
+            index = JdvIndex(conceptmap, codesystem)
             self._indexes[version] = self._indexes[resolved] = index
         return index
 
+    def _check_versions(self, *, force: bool = False) -> None:
+        """Forget the indexes when the versions in the store changed (one indexed query)."""
+        now = time.monotonic()
+        if not force and self._stamps is not None and now - self._checked < self.jdv_refresh:
+            return
+        stamps = self.store.versions("ConceptMap", CONCEPTMAP_URL)
+        if stamps != self._stamps:
+            self._indexes.clear()
+            self._stamps = stamps
+        self._checked = now
+
     def versions(self) -> list[str]:
-        return self.store.versions("ConceptMap", CONCEPTMAP_URL)
+        """The JDV versions in the store, oldest first: the last one is the current one."""
+        return [version for version, _ in self.store.versions("ConceptMap", CONCEPTMAP_URL)]
+
+    def publish_versions(self) -> None:
+        """Make every stored JDV version readable over REST (stores imported before the
+        JDV was published, or by a store without FHIR resources)."""
+        for version in self.versions():
+            for kind, url in (("ConceptMap", CONCEPTMAP_URL), ("CodeSystem", CODESYSTEM_URL)):
+                resource = self.store.get_resource(kind, url, version)
+                if resource is not None:
+                    self.store.publish_resource(resource)
 
     def save_rows(self, rows: list[JdvRow], version: str) -> ImportReport:
         merged, problems = merge_rows(rows)
         conceptmap = build_conceptmap(merged, version)
-        self.store.put_resource(conceptmap)
-        self.store.put_resource(build_codesystem(merged, version))
-        self._indexes.clear()  # "latest" may have changed
+        codesystem = build_codesystem(merged, version)
+        for resource in (conceptmap, codesystem):
+            self.store.put_resource(resource)
+            self.store.publish_resource(resource)  # readable and searchable over REST
+        self._check_versions(force=True)  # the current version may have changed
         return ImportReport(
             version, len(rows), len(merged), len(conceptmap["group"][0]["element"]), tuple(problems)
         )

@@ -9,6 +9,7 @@ PostgreSQL for the server. Both run the statements written once here.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -16,7 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["SqliteTerminologyStore", "TerminologyStore", "WrittenResource"]
+__all__ = [
+    "SqliteTerminologyStore",
+    "TerminologyStore",
+    "WrittenResource",
+    "version_order",
+]
 
 
 class WrittenResource(Protocol):
@@ -39,13 +45,21 @@ class TerminologyStore(Protocol):
     def put_resource(self, resource: dict[str, Any]) -> None:
         """Save a ConceptMap, CodeSystem or ValueSet under (type, url, version)."""
 
+    def publish_resource(self, resource: dict[str, Any]) -> None:
+        """Make a saved terminology resource (a JDV ConceptMap or CodeSystem version) a FHIR
+        resource too, readable and searchable over REST; nothing where there is no FHIR store."""
+
     def get_resource(
         self, resource_type: str, url: str, version: str | None = None
     ) -> dict[str, Any] | None:
         """One version, or the most recently saved one when `version` is None."""
 
-    def versions(self, resource_type: str, url: str) -> list[str]:
-        """Versions of a resource, oldest first."""
+    def versions(self, resource_type: str, url: str) -> list[tuple[str, float]]:
+        """(version, saved at) of each version of a resource, oldest first (`version_order`).
+
+        Also the service's staleness check: a version imported or imported again by
+        another process changes this list.
+        """
 
     def cache_get(self, key: str) -> tuple[dict[str, Any], float] | None:
         """A cached SMT answer and the time it expires (it may already have)."""
@@ -128,13 +142,25 @@ def find_resource(
     return _loads(bytes(row[0])) if row else None
 
 
-def list_versions(cursor: _Cursor, resource_type: str, url: str) -> list[str]:
+def version_order(version: str, saved_at: float) -> tuple[int, tuple[int, ...], float]:
+    """The sort key of a version: the newest sorts last.
+
+    The declared version decides, read as its sequence of numbers ("2025-09" <
+    "2025-10" < "2026-01", "v9" < "v10", "20250915" < "20251201"); versions that
+    declare the same numbers, or none, are ordered by import date; the reviewed seed
+    is older than any imported version.
+    """
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version))
+    return (0 if version == "seed" else 1, numbers, saved_at)
+
+
+def list_versions(cursor: _Cursor, resource_type: str, url: str) -> list[tuple[str, float]]:
     cursor.execute(
-        "SELECT version FROM terminology_resource WHERE resource_type = ? AND url = ? "
-        "ORDER BY saved_at",
+        "SELECT version, saved_at FROM terminology_resource WHERE resource_type = ? AND url = ?",
         (resource_type, url),
     )
-    return [r[0] for r in cursor.fetchall()]
+    stamps = [(str(r[0]), float(r[1])) for r in cursor.fetchall()]
+    return sorted(stamps, key=lambda stamp: version_order(*stamp))
 
 
 def find_cached(cursor: _Cursor, key: str) -> tuple[dict[str, Any], float] | None:
@@ -169,13 +195,16 @@ class SqliteTerminologyStore:
         with self._lock:
             save_resource(self._db.cursor(), resource)
 
+    def publish_resource(self, resource: dict[str, Any]) -> None:
+        return None  # no FHIR resources here
+
     def get_resource(
         self, resource_type: str, url: str, version: str | None = None
     ) -> dict[str, Any] | None:
         with self._lock:
             return find_resource(self._db.cursor(), resource_type, url, version)
 
-    def versions(self, resource_type: str, url: str) -> list[str]:
+    def versions(self, resource_type: str, url: str) -> list[tuple[str, float]]:
         with self._lock:
             return list_versions(self._db.cursor(), resource_type, url)
 

@@ -48,7 +48,12 @@ def test_r4_translate_from_query_parameters(service: TerminologyService) -> None
     assert match["equivalence"] == "relatedto"
     assert match["concept"]["code"] == "53049-3"
     assert match["source"] == f"{CONCEPTMAP_URL}|seed"
-    assert match["property"] == []  # R4 answers keep to R4 parts
+    # R4 has no property part: the JDV factor and level come as R5-style parts all the same
+    properties = {
+        p["part"][0]["valueUri"].rsplit("/", 1)[1]: p["part"][1] for p in match["property"]
+    }
+    assert properties["factor"] == {"name": "value", "valueDecimal": Decimal("0.18")}
+    assert properties["comparability"] == {"name": "value", "valueCode": "1"}
 
 
 def test_r4_reverse_returns_the_sources(service: TerminologyService) -> None:
