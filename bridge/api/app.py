@@ -15,7 +15,9 @@ from bridge.api.observability import router as service_router
 from bridge.api.outcomes import install_handlers
 from bridge.api.routers.fhir import router as fhir_router
 from bridge.api.routers.operations import router as operations_router
+from bridge.api.routers.results import router as results_router
 from bridge.api.state import AppState, Metrics
+from bridge.results import publish
 from bridge.settings import Settings
 from bridge.store import Store, open_store
 from bridge.terminology.service import from_settings
@@ -34,6 +36,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         opened = store or open_store(settings.database_url)
         terminology = from_settings(settings, opened)
         terminology.jdv()  # the JDV index (and the seed, on a new store) before the first request
+        terminology.publish_versions()  # every JDV version readable over REST
+        publish(opened)  # the OperationDefinitions and CodeSystems the operations name
         app.state.bridge = AppState(
             settings, opened, terminology, Authenticator(settings), Metrics()
         )
@@ -57,5 +61,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.middleware("http")(access_log)
     app.include_router(service_router)
     app.include_router(operations_router)
+    app.include_router(results_router)
     app.include_router(fhir_router)
     return app

@@ -7,6 +7,8 @@ from typing import Any
 
 from bridge import __version__
 from bridge.mapping import dumps
+from bridge.results.definitions import CODESYSTEMS, CONVERT_UNIT, LASTN, SERIES, TRANSLATE
+from bridge.terminology.conceptmap import CODESYSTEM_URL
 from bridge.store.indexing import SEARCH_PARAMETERS
 
 __all__ = ["SUPPORTED_TYPES", "capability_json", "capability_statement"]
@@ -25,6 +27,51 @@ _OPERATIONS = [
         "POST a CR-BIO CDA document: converted and stored in one transaction",
     ),
 ]
+
+
+# Operations on a resource type: (name, OperationDefinition canonical, documentation)
+_TYPE_OPERATIONS = {
+    "Observation": [
+        (
+            "series",
+            SERIES,
+            "A patient's results of one analysis in one unit, with the JDV comparability "
+            "verdicts as an OperationOutcome entry",
+        ),
+        ("lastn", LASTN, "The most recent results of each code (max per code, default 1)"),
+        (
+            "convert-unit",
+            CONVERT_UNIT,
+            "One result in another unit (unit or unit-system), value and reference ranges",
+        ),
+    ],
+    "ConceptMap": [
+        (
+            "translate",
+            TRANSLATE,
+            "The JDV correspondences, with the conversion factor and comparability level "
+            "of each match as property parts; then the SMT",
+        )
+    ],
+    "CodeSystem": [
+        (
+            "lookup",
+            "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup",
+            "French display and JDV properties of a LOINC code; then the SMT",
+        )
+    ],
+}
+
+
+_SUPPORTED_SYSTEM = "http://hl7.org/fhir/StructureDefinition/capabilitystatement-supported-system"
+
+
+def _codesystems() -> list[tuple[str, str]]:
+    """(canonical URL, what it is) of the code systems this server publishes."""
+    return [
+        *CODESYSTEMS,
+        (CODESYSTEM_URL, "JDV Circuit de la biologie: supplement of LOINC, one version per import"),
+    ]
 
 
 def _search_params(resource_type: str) -> list[dict[str, str]]:
@@ -61,26 +108,16 @@ def capability_statement(base: str, *, authenticated: bool) -> dict[str, Any]:
                 "Observation:subject",
                 "Observation:has-member",
             ]
-        if resource_type == "ConceptMap":
+        if resource_type == "CodeSystem":
+            resource["documentation"] = "Published code systems: " + "; ".join(
+                f"{url} ({what})" for url, what in _codesystems()
+            )
+        if resource_type in _TYPE_OPERATIONS:
             resource["operation"] = [
-                {
-                    "name": "translate",
-                    "definition": "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate",
-                }
+                {"name": name, "definition": url, "documentation": doc}
+                for name, url, doc in _TYPE_OPERATIONS[resource_type]
             ]
         resources.append(resource)
-    resources.append(
-        {
-            "type": "CodeSystem",
-            "interaction": [],
-            "operation": [
-                {
-                    "name": "lookup",
-                    "definition": "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup",
-                }
-            ],
-        }
-    )
     rest: dict[str, Any] = {
         "mode": "server",
         "resource": resources,
@@ -97,6 +134,9 @@ def capability_statement(base: str, *, authenticated: bool) -> dict[str, Any]:
         }
     return {
         "resourceType": "CapabilityStatement",
+        "extension": [
+            {"url": _SUPPORTED_SYSTEM, "valueUri": url} for url, _ in _codesystems()
+        ],
         "status": "active",
         "date": "2026-11-22",
         "kind": "instance",

@@ -146,6 +146,17 @@ SEARCH_PARAMETERS: dict[str, tuple[SearchParameter, ...]] = {
         _p("version", "token", "version"),
         _p("name", "string", "name"),
     ),
+    "CodeSystem": (
+        _p("url", "token", "url"),
+        _p("version", "token", "version"),
+        _p("name", "string", "name"),
+        _p("supplements", "token", "supplements", doc="the code system a supplement adds to"),
+    ),
+    "OperationDefinition": (
+        _p("url", "token", "url"),
+        _p("name", "string", "name"),
+        _p("code", "token", "code"),
+    ),
     "Location": (_p("name", "string", "name"),),
     "Device": (_p("identifier", "token", "identifier"),),
     "Binary": (),

@@ -17,7 +17,7 @@ from bridge.store.database import Cursor
 from bridge.store.records import SearchPage, Stored
 from bridge.store.search import Condition, InvalidSearch, Query, condition_sql, date_sql
 
-__all__ = ["run_search"]
+__all__ = ["hot_patient", "run_search"]
 
 
 def run_search(cursor: Cursor, query: Query, dialect: str) -> SearchPage:
@@ -140,14 +140,9 @@ def _hot_path(query: Query) -> tuple[str, Any, str, list[Any]] | None:
     rest = []
     for condition in query.conditions:
         single = len(condition.values) == 1 and condition.modifier is None
-        if patient is None and single and condition.name in ("patient", "subject"):
-            value = condition.values[0]
-            if "/" not in value and condition.name == "patient":
-                value = f"Patient/{value}"
-            reference = "/".join(value.rsplit("/", 2)[-2:])
-            if reference.startswith("Patient/"):  # the hot table only knows patients
-                patient = reference
-                continue
+        if patient is None and hot_patient(condition) is not None:
+            patient = hot_patient(condition)
+            continue
         if code is None and single and condition.name == "code":
             code = condition.values[0]
             continue
@@ -155,6 +150,20 @@ def _hot_path(query: Query) -> tuple[str, Any, str, list[Any]] | None:
     if patient is None or code is None or code[1] is None:
         return None
     return patient, code[0], code[1], rest
+
+
+def hot_patient(condition: Condition) -> str | None:
+    """"Patient/<id>" when a condition names one patient (patient=…, subject=Patient/…):
+    the patient column of `observation_hot`, which only knows patients."""
+    if len(condition.values) != 1 or condition.modifier is not None:
+        return None
+    if condition.name not in ("patient", "subject"):
+        return None
+    value = condition.values[0]
+    if "/" not in value and condition.name == "patient":
+        value = f"Patient/{value}"
+    reference = "/".join(value.rsplit("/", 2)[-2:])
+    return reference if reference.startswith("Patient/") else None
 
 
 def _through_index(condition: Condition) -> bool:

@@ -6,7 +6,7 @@ the work to the module that owns it:
 - `writer.py`       a version with its history and index rows (put, create, delete)
 - `transactions.py` transaction and batch Bundles
 - `ingestion.py`    converted CR-BIO documents, replacements (RPLC) included
-- `querying.py`     searches, paging and _include
+- `querying.py`     searches, paging and _include; `lastn.py` $lastn
 - `schema.py`       tables and migrations; `database.py` SQLite and PostgreSQL
 """
 
@@ -20,6 +20,7 @@ from bridge.mapping import Conversion
 from bridge.store import ingestion
 from bridge.store.database import Database
 from bridge.store.indexing import SEARCH_PARAMETERS, parameters_of
+from bridge.store.lastn import run_lastn
 from bridge.store.querying import run_search
 from bridge.store.records import (
     ResourceDeleted,
@@ -163,6 +164,12 @@ class Store:
     def search(self, query: Query) -> SearchPage:
         with self.db.read() as cursor:
             return run_search(cursor, query, self.dialect)
+
+    def lastn(self, query: Query, max_per_code: int = 1) -> list[Stored]:
+        """FHIR $lastn on Observations: the `max_per_code` most recent of each code the
+        query matches, grouped by code (see `bridge.store.lastn`)."""
+        with self.db.read() as cursor:
+            return run_lastn(cursor, query, max_per_code)
 
     # Terminology (bridge.terminology.store.TerminologyStore) -------------------------
 

@@ -33,7 +33,9 @@ __all__ = [
     "VERDICT_SYSTEM",
     "WAITING_CODE_SYSTEM",
     "Comparison",
+    "cannot_convert",
     "compare",
+    "not_convertible",
 ]
 
 Verdict = Literal["comparable", "comparable-after-conversion", "not-comparable"]
@@ -225,6 +227,19 @@ def compare(a: dict[str, Any], b: dict[str, Any], jdv: JdvIndex) -> Comparison:
         "jdv",
         "comparable-after-conversion",
     )
+
+
+def cannot_convert(why: str) -> Comparison:
+    """The verdict on a result that cannot be shown in the unit of the others."""
+    return _not(why, "unit-not-convertible")
+
+
+def not_convertible(comparison: Comparison, why: str) -> Comparison:
+    """The verdict once a result of the pair could not be brought to the unit of the other
+    (or of the series): whatever the codes allow, the values cannot be put side by side."""
+    if not comparison.comparable:
+        return comparison
+    return _not(f"{comparison.reason}, but {why}", "unit-not-convertible", comparison.level)
 
 
 def _units(a: dict[str, Any], b: dict[str, Any]) -> tuple[bool, bool]:

@@ -1,0 +1,134 @@
+"""Result operations: Observation/$series, Observation/$lastn, Observation/{id}/$convert-unit.
+
+Thin: the parameters are read here, the work is `bridge.results`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from bridge import results
+from bridge.api.outcomes import FhirResponse
+from bridge.api.requests import base_url
+from bridge.api.state import app_state
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/fhir", tags=["results"])
+
+_FHIR = {"application/fhir+json": {"schema": {"type": "object"}}}
+
+
+def _responses(ok: str, *errors: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        400: "A parameter is missing or not understood (OperationOutcome)",
+        401: "Credentials are required (OperationOutcome)",
+        404: "No such resource (OperationOutcome)",
+        410: "The resource was deleted (OperationOutcome)",
+        422: "The conversion cannot be made: the OperationOutcome says why",
+    }
+    answers: dict[int | str, dict[str, Any]] = {200: {"description": ok, "content": _FHIR}}
+    for status in (400, 401, *errors):
+        answers[status] = {"description": described[status], "content": _FHIR}
+    return answers
+
+
+UnitParam = Annotated[
+    str | None, Query(description="A UCUM unit (mmol/L, g/dL; French spellings such as mUI/L)")
+]
+UnitSystemParam = Annotated[
+    str | None,
+    Query(
+        alias="unit-system",
+        description="SI (substance concentrations, per litre) or conventional (mass)",
+        pattern="^(SI|conventional)$",
+    ),
+]
+
+
+@router.get(
+    "/Observation/$series",
+    response_class=FhirResponse,
+    summary="A patient's result series in one unit, with the JDV comparability verdicts",
+    description="searchset Bundle: the patient's current results of the analysis (and of "
+    "the codes the JDV links to it), oldest first, all in one unit (converted results "
+    "are views tagged `converted`), then an OperationOutcome (search.mode outcome) with "
+    "one issue per pair of consecutive results and one for the whole series. See "
+    "OperationDefinition/Observation-series.",
+    responses=_responses("The series Bundle"),
+)
+def observation_series(
+    request: Request,
+    patient: Annotated[str, Query(description="The patient: id or Patient/id")],
+    code: Annotated[
+        list[str], Query(description="system|code; comma-separated or repeated for several")
+    ],
+    unit: UnitParam = None,
+    unit_system: UnitSystemParam = None,
+    date: Annotated[
+        list[str] | None, Query(description="Effective time with search prefixes (ge2025-01)")
+    ] = None,
+) -> Response:
+    state = app_state(request)
+    state.auth.require(request, "read")
+    bundle = results.series(
+        state.store,
+        state.terminology,
+        patient,
+        code,
+        unit=unit,
+        unit_system=unit_system,
+        date=date or (),
+        base=base_url(request),
+    )
+    return FhirResponse(bundle)
+
+
+@router.get(
+    "/Observation/$lastn",
+    response_class=FhirResponse,
+    summary="The most recent results of each code (FHIR R4 $lastn)",
+    description="The Observation search parameters (patient or subject required; category "
+    "and/or code required; date, status… narrow the results) and max, the number of "
+    "results per code (default 1). Grouped by code, most recent first in each group.",
+    responses=_responses("searchset Bundle, grouped by code"),
+)
+def observation_lastn(
+    request: Request,
+    patient: Annotated[str | None, Query(description="The patient (or subject)")] = None,
+    category: Annotated[str | None, Query(description="system|code, e.g. laboratory")] = None,
+    code: Annotated[str | None, Query(description="system|code, comma-separated")] = None,
+    most: Annotated[
+        int | None, Query(alias="max", ge=1, le=1000, description="Results per code (default 1)")
+    ] = None,
+) -> Response:
+    state = app_state(request)
+    state.auth.require(request, "read")
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "_format"]
+    return FhirResponse(results.lastn(state.store, params, base=base_url(request)))
+
+
+@router.get(
+    "/Observation/{observation_id}/$convert-unit",
+    response_class=FhirResponse,
+    summary="A stored result in another unit (value and reference ranges)",
+    description="The Observation converted (JDV factor between mass and moles, UCUM within "
+    "a dimension), or the report's own Observation in that unit, unconverted. Nothing "
+    "stored changes. See OperationDefinition/Observation-convert-unit.",
+    responses=_responses("The Observation in the asked unit", 404, 410, 422),
+)
+def observation_convert_unit(
+    request: Request,
+    observation_id: str,
+    unit: UnitParam = None,
+    unit_system: UnitSystemParam = None,
+) -> Response:
+    state = app_state(request)
+    state.auth.require(request, "read")
+    converted = results.convert_unit(
+        state.store, state.terminology, observation_id, unit=unit, unit_system=unit_system
+    )
+    return FhirResponse(converted)
