@@ -79,6 +79,7 @@ def test_every_body_entry_class_has_exactly_one_mapper() -> None:
         "bridge.errors",
         "bridge.terminology",
         "bridge.store",
+        "bridge.results",
         "bridge.api",
     ],
 )

@@ -8,8 +8,8 @@ from typing import Any
 from bridge import __version__
 from bridge.mapping import dumps
 from bridge.results.definitions import CODESYSTEMS, CONVERT_UNIT, LASTN, SERIES, TRANSLATE
-from bridge.terminology.conceptmap import CODESYSTEM_URL
 from bridge.store.indexing import SEARCH_PARAMETERS
+from bridge.terminology.conceptmap import CODESYSTEM_URL
 
 __all__ = ["SUPPORTED_TYPES", "capability_json", "capability_statement"]
 
@@ -134,9 +134,7 @@ def capability_statement(base: str, *, authenticated: bool) -> dict[str, Any]:
         }
     return {
         "resourceType": "CapabilityStatement",
-        "extension": [
-            {"url": _SUPPORTED_SYSTEM, "valueUri": url} for url, _ in _codesystems()
-        ],
+        "extension": [{"url": _SUPPORTED_SYSTEM, "valueUri": url} for url, _ in _codesystems()],
         "status": "active",
         "date": "2026-11-22",
         "kind": "instance",

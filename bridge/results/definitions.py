@@ -55,7 +55,12 @@ def _param(
 
 
 def _operation(
-    url: str, code: str, title: str, description: str, parameters: list[dict[str, Any]], **extra: Any
+    url: str,
+    code: str,
+    title: str,
+    description: str,
+    parameters: list[dict[str, Any]],
+    **extra: Any,
 ) -> dict[str, Any]:
     return {
         "resourceType": "OperationDefinition",

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.errors import ConversionRefused
+from bridge.results.reports import ReportIndex, all_matches
+from bridge.results.verdicts import Point, series_issues
 from bridge.store import Store, parse_query
 from bridge.store.indexing import MIN_TIME, date_range
 from bridge.terminology import JdvIndex, TerminologyService, convert_observation
@@ -35,9 +37,6 @@ from bridge.terminology.conceptmap import LOINC
 from bridge.terminology.conversion import System, in_unit, plan_conversion, quantity_unit
 from bridge.terminology.operations import InvalidRequest
 from bridge.terminology.ucum import ucum_code
-
-from bridge.results.reports import ReportIndex, all_matches
-from bridge.results.verdicts import Point, series_issues
 
 __all__ = ["CURRENT_STATUSES", "parse_codes", "series"]
 
@@ -55,7 +54,7 @@ class _Analysis:
 
 
 def parse_codes(codes: str | Iterable[str]) -> list[Code]:
-    """"system|code" (or a bare code: any system) items, comma-separated or in a list."""
+    """ "system|code" (or a bare code: any system) items, comma-separated or in a list."""
     items = [codes] if isinstance(codes, str) else list(codes)
     parsed: list[Code] = []
     for item in items:

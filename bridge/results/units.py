@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.results.reports import ReportIndex, report_observations
 from bridge.store import Store
 from bridge.terminology import TerminologyService, convert_observation
 from bridge.terminology.operations import InvalidRequest
-
-from bridge.results.reports import ReportIndex, report_observations
 
 __all__ = ["convert_unit"]
 

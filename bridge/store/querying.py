@@ -153,7 +153,7 @@ def _hot_path(query: Query) -> tuple[str, Any, str, list[Any]] | None:
 
 
 def hot_patient(condition: Condition) -> str | None:
-    """"Patient/<id>" when a condition names one patient (patient=…, subject=Patient/…):
+    """ "Patient/<id>" when a condition names one patient (patient=…, subject=Patient/…):
     the patient column of `observation_hot`, which only knows patients."""
     if len(condition.values) != 1 or condition.modifier is not None:
         return None

@@ -234,8 +234,10 @@ def convert_observation(
     if given is not None:
         return given
     path = plan_conversion(observation, jdv, to_unit=to_unit, to_system=to_system)
-    if path.jdv is None and path.factor == 1 and path.target_unit == quantity_unit(
-        observation["valueQuantity"]
+    if (
+        path.jdv is None
+        and path.factor == 1
+        and path.target_unit == quantity_unit(observation["valueQuantity"])
     ):
         return copy.deepcopy(observation)  # already in that unit
     original = observation["valueQuantity"]

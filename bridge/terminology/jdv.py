@@ -278,7 +278,8 @@ def merge_rows(rows: Iterable[JdvRow]) -> tuple[dict[str, JdvRow], list[str]]:
         changes: dict[str, Any] = {"contexts": known.contexts + row.contexts}
         if row.comparability != known.comparability:
             worse = max(
-                known.comparability or "9", row.comparability or "9",
+                known.comparability or "9",
+                row.comparability or "9",
                 key=COMPARABILITY_RANK.__getitem__,
             )
             problems.append(

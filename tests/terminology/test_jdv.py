@@ -363,3 +363,41 @@ def test_convert_uses_the_imported_jdv_for_second_units(
     assert plain.exit_code == enriched.exit_code == 0, enriched.output
     assert '"code":"3091-6"' not in plain.stdout
     assert '"code":"3091-6"' in enriched.stdout
+
+
+def test_a_row_without_comparability_level_is_reported_and_read_as_9(tmp_path: Path) -> None:
+    rows = [list(r) for r in ROWS]
+    rows[4][8] = None  # TSH: the level cell left empty
+    rows[3][8] = "3"  # glucose: a level the JDV does not define
+    service = TerminologyService(SqliteTerminologyStore())
+    report = service.import_spreadsheet(workbook(tmp_path / "jdv.xlsx", rows=rows), "v1")
+    assert any(
+        "11580-8" in p and "no comparability level" in p and "row 9" in p for p in report.problems
+    )
+    assert any("14749-6" in p and "'3'" in p for p in report.problems)
+    assert service.jdv().concept("11580-8").comparability == "9"  # type: ignore[union-attr]
+    assert service.jdv().concept("14749-6").comparability == "9"  # type: ignore[union-attr]
+
+
+def test_the_current_version_is_the_newest_declared_not_the_last_imported(tmp_path: Path) -> None:
+    service = TerminologyService(SqliteTerminologyStore())
+    assert service.jdv().version == "seed"
+    book = workbook(tmp_path / "jdv.xlsx")
+    for version in ("2025-10", "2025-09", "2024-12"):  # imported newest first
+        service.import_spreadsheet(book, version)
+    assert service.versions() == ["seed", "2024-12", "2025-09", "2025-10"]
+    assert service.jdv().version == "2025-10"
+    service.import_spreadsheet(book, "2026-01")
+    assert service.jdv().version == "2026-01"
+
+
+def test_a_version_imported_by_another_process_is_used_without_a_restart(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite"
+    running = TerminologyService(SqliteTerminologyStore(database))
+    assert running.jdv().version == "seed"
+    other = TerminologyService(SqliteTerminologyStore(database))  # another process's view
+    other.import_spreadsheet(workbook(tmp_path / "jdv.xlsx"), "2025-09")
+    assert running.jdv().version == "seed"  # checked at most every jdv_refresh seconds
+    running.jdv_refresh = 0.0
+    assert running.jdv().version == "2025-09"
+    assert running.jdv().translate(LOINC, "40193-5") == ()

@@ -224,3 +224,25 @@ def test_ucum_round_trips(value: Decimal, units: tuple[str, str]) -> None:
     forward, backward = ucum_factor(*units), ucum_factor(units[1], units[0])
     assert forward * backward == 1
     assert value * forward * backward == value
+
+
+def test_a_report_in_both_units_answers_its_own_observation(jdv: JdvIndex) -> None:
+    """5.30 mmol/L beside 0.95 g/L in one report: asked in g/L, the answer is the lab's
+    0.95 g/L, never 5.30 × 0.18 = 0.954."""
+    bundle = roundtrip(convert((EXAMPLES / "glucose-two-units.xml").read_bytes()))
+    mmol, mass = resources_of(bundle, "Observation")
+    assert mmol["code"]["coding"][0]["code"] == "40193-5"
+    shown = convert_observation(mmol, jdv, to_unit="g/L", siblings=[mmol, mass])
+    assert shown == mass
+    assert convert_observation(mass, jdv, to_system="SI", siblings=[mmol, mass]) == mmol
+    alone = convert_observation(mmol, jdv, to_unit="g/L")  # without its report: converted
+    assert alone["valueQuantity"]["value"] == Decimal("0.954")
+    assert alone["meta"]["tag"][0]["code"] == "converted"
+    other_time = {**mass, "effectiveDateTime": "2025-04-01"}
+    assert convert_observation(mmol, jdv, to_unit="g/L", siblings=[other_time]) != other_time
+
+
+def test_a_result_already_in_the_unit_comes_back_as_it_is(jdv: JdvIndex) -> None:
+    original = result("718-7", "132", "g/L", "120", "165")
+    assert convert_observation(original, jdv, to_unit="g/L") == original
+    assert convert_observation(original, jdv, to_system="SI") == original
