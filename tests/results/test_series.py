@@ -274,3 +274,21 @@ def test_lastn_groups_by_code_most_recent_first(store: Store) -> None:
     ]:
         with pytest.raises(InvalidRequest, match=message):
             lastn(store, params)
+
+
+def test_definitions_and_a_series_are_valid_fhir(
+    store: Store, terminology: TerminologyService
+) -> None:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    from bridge.results.definitions import DEFINITIONS
+
+    for resource in DEFINITIONS:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    put(
+        store,
+        observation("a", code=GLUCOSE, date="2025-01-15", value="5.30", unit="mmol/L"),
+        observation("b", code=GLUCOSE_MASS, date="2025-02-26", value="0.95", unit="g/L"),
+    )
+    bundle = series(store, terminology, "p1", f"{LOINC}|{GLUCOSE}", base="http://x/fhir")
+    get_fhir_model_class("Bundle").model_validate(bundle)
