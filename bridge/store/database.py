@@ -3,7 +3,8 @@
 SQL is written once with `?` placeholders; PostgreSQL gets them as `%s`. Each
 thread has its own SQLite connection (WAL lets readers run beside the writer);
 PostgreSQL connections come from a pool. `transaction()` gives a cursor whose
-statements commit together or not at all.
+statements commit together or not at all; `snapshot()` a cursor on a connection of its
+own whose reads all see the database as it was at its first statement.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class Database:
         raise NotImplementedError
 
     def read(self) -> Any:  # a context manager yielding a Cursor, for reads only
+        raise NotImplementedError
+
+    def snapshot(self) -> Any:  # a context manager yielding a Cursor, reads of one instant
         raise NotImplementedError
 
     def close(self) -> None:
@@ -97,6 +101,23 @@ class SqliteDatabase(Database):
     @contextmanager
     def read(self) -> Iterator[Cursor]:
         yield self._connection().cursor()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Cursor]:
+        """A read transaction on a connection of its own (a thread's connection may be
+        writing meanwhile): in WAL mode its first read fixes what every later one sees,
+        whatever commits in between."""
+        if self._closed:
+            raise sqlite3.ProgrammingError(f"the database {self.path} is closed")
+        connection = self._connect()
+        try:
+            connection.execute("BEGIN")
+            yield connection.cursor()
+        finally:
+            with self._lock:
+                if connection in self._all:
+                    self._all.remove(connection)
+            connection.close()  # ends the read transaction
 
     def close(self) -> None:
         with self._lock:
@@ -167,6 +188,23 @@ class PostgresDatabase(Database):
             finally:
                 if not connection.closed:  # a broken one is discarded by the pool
                     connection.autocommit = False
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Cursor]:
+        """A REPEATABLE READ, READ ONLY transaction: its first statement takes the snapshot
+        every later statement reads (commits made meanwhile stay invisible to it)."""
+        from psycopg import IsolationLevel
+
+        with self._pool.connection() as connection:
+            connection.isolation_level = IsolationLevel.REPEATABLE_READ
+            connection.read_only = True
+            try:
+                with connection.transaction(), connection.cursor() as cursor:
+                    yield _PgCursor(cursor)
+            finally:
+                if not connection.closed:  # the pool hands it out again as it was
+                    connection.isolation_level = None
+                    connection.read_only = None
 
     def close(self) -> None:
         self._pool.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 from bridge.mapping import Conversion
 from bridge.store import ingestion
-from bridge.store.database import Database
+from bridge.store.database import Cursor, Database
 from bridge.store.indexing import SEARCH_PARAMETERS, parameters_of
 from bridge.store.lastn import run_lastn
 from bridge.store.querying import run_search
@@ -29,6 +29,7 @@ from bridge.store.records import (
     Stored,
     StoreError,
     Written,
+    now_micros,
 )
 from bridge.store.schema import migrate
 from bridge.store.search import Condition, InvalidSearch, Query
@@ -158,6 +159,31 @@ class Store:
         """Store a converted document in one transaction; (transaction-response, changed)."""
         with self.writing() as writer:
             return ingestion.ingest(writer, conversion)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[tuple[Cursor, int]]:
+        """A read-only view of the store at one instant, and that instant (epoch µs).
+
+        The view is taken while the writers' lock is held (`writing()`), so no write is
+        half done: every version it holds committed before the instant, and every write
+        after it, which takes the lock once it is released, gets a later `lastUpdated`
+        (`now_micros()` read after the lock; hosts sharing a database keep their clocks
+        synchronised, as `_since` needs anyway). The instant is never earlier than a
+        `lastUpdated` the view holds. Reads through the cursor keep seeing that view,
+        whatever commits later: WAL on SQLite, REPEATABLE READ on PostgreSQL.
+        """
+        with self.db.snapshot() as cursor:  # its connection first: never wait for one locked
+            with self.writing():
+                cursor.execute("SELECT value FROM counter WHERE name = 'seq'")  # the view
+                cursor.fetchone()
+                cut = now_micros()
+            for resource_type in SEARCH_PARAMETERS:  # one probe of resource_updated each
+                cursor.execute(
+                    "SELECT MAX(last_updated) FROM resource WHERE resource_type = ?",
+                    (resource_type,),
+                )
+                cut = max(cut, int(cursor.fetchone()[0] or 0))
+            yield cursor, cut
 
     # Search --------------------------------------------------------------------------
 
