@@ -117,6 +117,49 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             PRIMARY KEY (resource_type, id))""",
         ],
     ),
+    # Bulk Data exports (bridge.export): the job, its files and their NDJSON in chunks of
+    # about 1 MiB, so that any replica answers the polls and serves the downloads, a
+    # restart loses no finished export, and no file is ever held whole in memory.
+    (
+        4,
+        "bulk export: jobs, their files and the chunks of each file",
+        [
+            """CREATE TABLE export_job (
+            id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            request TEXT NOT NULL,
+            parameters {blob} NOT NULL,
+            client TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            owner TEXT,
+            heartbeat BIGINT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            transaction_time BIGINT,
+            done BIGINT NOT NULL DEFAULT 0,
+            total BIGINT,
+            outcome {blob},
+            finished_at BIGINT,
+            expires_at BIGINT,
+            accessed_at BIGINT)""",
+            "CREATE INDEX export_job_status ON export_job (status, heartbeat)",
+            "CREATE INDEX export_job_client ON export_job (client, status)",
+            """CREATE TABLE export_file (
+            job_id TEXT NOT NULL,
+            file_no INTEGER NOT NULL,
+            section TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            count BIGINT NOT NULL,
+            bytes BIGINT NOT NULL,
+            chunks INTEGER NOT NULL,
+            PRIMARY KEY (job_id, file_no))""",
+            """CREATE TABLE export_chunk (
+            job_id TEXT NOT NULL,
+            file_no INTEGER NOT NULL,
+            chunk_no INTEGER NOT NULL,
+            data {blob} NOT NULL,
+            PRIMARY KEY (job_id, file_no, chunk_no))""",
+        ],
+    ),
 ]
 
 

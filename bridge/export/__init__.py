@@ -1,0 +1,1 @@
+"""Exports beside the store: FHIR Bulk Data export (`bulk`, `jobs`, `worker`, `service`)."""

@@ -1,0 +1,53 @@
+"""The refusals of a bulk export; each `code` is mapped to an HTTP status by the API.
+
+BridgeError
+└── ExportError
+    ├── InvalidExportRequest (ValueError)  a parameter that cannot be read (400)
+    ├── UnsupportedExportParameter         a parameter or value not supported here (400)
+    ├── TooManyExports                     the client already has exports waiting (429)
+    └── ExportNotFound (LookupError)       no such export for this client: never
+                                           started, deleted, or expired (404)
+"""
+
+from __future__ import annotations
+
+from bridge.errors import BridgeError
+
+__all__ = [
+    "ExportError",
+    "ExportNotFound",
+    "InvalidExportRequest",
+    "TooManyExports",
+    "UnsupportedExportParameter",
+]
+
+
+class ExportError(BridgeError):
+    code = "export-error"
+
+
+class InvalidExportRequest(ExportError, ValueError):
+    """A kick-off parameter whose value cannot be understood."""
+
+    code = "invalid-request"
+
+
+class UnsupportedExportParameter(ExportError):
+    """A parameter (or value) this server does not support; the client may ask again
+    without it, or with `Prefer: handling=lenient` to have it left aside."""
+
+    code = "export-not-supported"
+
+
+class TooManyExports(ExportError):
+    """The client has as many exports waiting or running as it may; `retry_after` seconds."""
+
+    code = "too-many-requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class ExportNotFound(ExportError, LookupError):
+    code = "not-found"
