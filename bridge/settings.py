@@ -12,6 +12,8 @@ BRIDGE_OIDC_ISSUER    accept JWTs from this issuer (Keycloak realm, Pro Santé C
 BRIDGE_OIDC_JWKS_URL  its signing keys (default: the issuer's openid-configuration jwks_uri)
 BRIDGE_OIDC_AUDIENCE  the audience tokens must carry (optional)
 BRIDGE_MAX_DOCUMENT_BYTES  largest CDA accepted (default 50 MB)
+BRIDGE_EXPORT_RETENTION  seconds a finished bulk export stays downloadable (default 86400)
+BRIDGE_EXPORT_WORKER  0 to run no bulk export jobs in this process (default 1: it runs them)
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class Settings:
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
     max_document_bytes: int = 50 * 1024 * 1024
+    export_retention: float = 86_400.0
+    export_worker: bool = True
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -80,6 +84,8 @@ class Settings:
             oidc_jwks_url=env.get("BRIDGE_OIDC_JWKS_URL") or None,
             oidc_audience=env.get("BRIDGE_OIDC_AUDIENCE") or None,
             max_document_bytes=int(env.get("BRIDGE_MAX_DOCUMENT_BYTES", 50 * 1024 * 1024)),
+            export_retention=float(env.get("BRIDGE_EXPORT_RETENTION", "86400")),
+            export_worker=env.get("BRIDGE_EXPORT_WORKER", "1") not in ("0", "false", "no"),
         )
 
     @property

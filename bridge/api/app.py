@@ -13,10 +13,12 @@ from bridge.api.auth import Authenticator
 from bridge.api.observability import access_log
 from bridge.api.observability import router as service_router
 from bridge.api.outcomes import install_handlers
+from bridge.api.routers.export import router as export_router
 from bridge.api.routers.fhir import router as fhir_router
 from bridge.api.routers.operations import router as operations_router
 from bridge.api.routers.results import router as results_router
 from bridge.api.state import AppState, Metrics
+from bridge.export.service import BulkExports
 from bridge.results import publish
 from bridge.settings import Settings
 from bridge.store import Store, open_store
@@ -38,15 +40,20 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         terminology.jdv()  # the JDV index (and the seed, on a new store) before the first request
         terminology.publish_versions()  # every JDV version readable over REST
         publish(opened)  # the OperationDefinitions and CodeSystems the operations name
-        app.state.bridge = AppState(
-            settings, opened, terminology, Authenticator(settings), Metrics()
+        exports = BulkExports(
+            opened, retention=settings.export_retention, worker=settings.export_worker
         )
+        app.state.bridge = AppState(
+            settings, opened, terminology, Authenticator(settings), Metrics(), exports
+        )
+        exports.start()
         log.info(
             "ready", extra={"fields": {"database": opened.dialect, "schema": opened.schema_version}}
         )
         try:
             yield
         finally:
+            exports.stop()
             if store is None:
                 opened.close()
 
@@ -62,5 +69,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(service_router)
     app.include_router(operations_router)
     app.include_router(results_router)
+    app.include_router(export_router)  # before /fhir/{resource_type}/{resource_id}
     app.include_router(fhir_router)
     return app

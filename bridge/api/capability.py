@@ -14,6 +14,7 @@ from bridge.terminology.conceptmap import CODESYSTEM_URL
 __all__ = ["SUPPORTED_TYPES", "capability_json", "capability_statement"]
 
 SUPPORTED_TYPES = tuple(sorted(SEARCH_PARAMETERS))
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
 _INTERACTIONS = ["read", "vread", "update", "delete", "history-instance", "create", "search-type"]
 _OPERATIONS = [
     (
@@ -26,11 +27,25 @@ _OPERATIONS = [
         "http://crbio-bridge.org/fhir/OperationDefinition/ingest",
         "POST a CR-BIO CDA document: converted and stored in one transaction",
     ),
+    (
+        "export",
+        f"{BULK_DATA}/OperationDefinition/export",
+        "FHIR Bulk Data export (v2) of every resource served here, as NDJSON "
+        "(_outputFormat, _since, _type, _typeFilter)",
+    ),
 ]
 
 
 # Operations on a resource type: (name, OperationDefinition canonical, documentation)
 _TYPE_OPERATIONS = {
+    "Patient": [
+        (
+            "export",
+            f"{BULK_DATA}/OperationDefinition/patient-export",
+            "FHIR Bulk Data export (v2) of the patient compartments of FHIR R4, the Provenance "
+            "of what they hold, and the Binary each DocumentReference secures",
+        )
+    ],
     "Observation": [
         (
             "series",
@@ -138,6 +153,7 @@ def capability_statement(base: str, *, authenticated: bool) -> dict[str, Any]:
         "status": "active",
         "date": "2026-11-22",
         "kind": "instance",
+        "instantiates": [f"{BULK_DATA}/CapabilityStatement/bulk-data"],
         "software": {"name": "crbio-bridge", "version": __version__},
         "implementation": {"description": "CR-BIO to FHIR bridge", "url": base},
         "fhirVersion": "4.0.1",

@@ -46,6 +46,8 @@ STATUS: dict[str, tuple[int, str]] = {
     "unsupported-media-type": (415, "not-supported"),
     "invalid-resource": (400, "invalid"),
     "unprocessable": (422, "processing"),
+    "export-not-supported": (400, "not-supported"),
+    "too-many-requests": (429, "throttled"),
 }
 
 

@@ -1,4 +1,5 @@
-"""What the application holds while it runs: settings, store, terminology, auth, metrics."""
+"""What the application holds while it runs: settings, store, terminology, auth, metrics,
+bulk exports."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from bridge.api.auth import Authenticator
+from bridge.export.service import BulkExports
 from bridge.settings import Settings
 from bridge.store import Store
 from bridge.terminology import TerminologyService
@@ -51,6 +53,7 @@ class AppState:
     terminology: TerminologyService
     auth: Authenticator
     metrics: Metrics
+    exports: BulkExports
 
 
 def app_state(request: Request) -> AppState:

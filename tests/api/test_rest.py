@@ -216,7 +216,7 @@ def test_capability_statement_lists_what_is_served(api: Api) -> None:
     ]:
         assert observation[name] == kind
     assert "DiagnosticReport:result" in by_type["DiagnosticReport"]["searchInclude"]
-    assert {o["name"] for o in rest["operation"]} == {"convert", "ingest"}
+    assert {o["name"] for o in rest["operation"]} == {"convert", "ingest", "export"}
     assert by_type["ConceptMap"]["operation"][0]["name"] == "translate"
     assert by_type["CodeSystem"]["operation"][0]["name"] == "lookup"
     assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
