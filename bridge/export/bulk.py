@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from bridge.export.compartment import patients_of, references_followed
+from bridge.export.errors import outcome_json
 from bridge.export.jobs import ExportFile, Job, JobStore
 from bridge.export.request import ExportRequest
 from bridge.mapping import dumps
@@ -270,15 +271,6 @@ def _deletion_bundle(entries: list[dict[str, Any]]) -> bytes:
     return dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries})
 
 
-def _warning(message: str) -> bytes:
-    issue = {
-        "severity": "warning",
-        "code": "not-supported",
-        "diagnostics": f"left aside: {message}",
-    }
-    return dumps({"resourceType": "OperationOutcome", "issue": [issue]})
-
-
 def run_export(
     store: Store,
     jobs: JobStore,
@@ -313,6 +305,6 @@ def run_export(
             _write_deleted(cursor, request, compartments, sink, limits, stop)
     sink.open("error", "OperationOutcome")
     for message in request.ignored:
-        sink.add(_warning(message))
+        sink.add(outcome_json("warning", "not-supported", f"left aside: {message}"))
     sink.flush()
     jobs.complete(job.id, owner, sink.done, now_micros())

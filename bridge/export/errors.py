@@ -12,6 +12,7 @@ BridgeError
 from __future__ import annotations
 
 from bridge.errors import BridgeError
+from bridge.mapping import dumps
 
 __all__ = [
     "ExportError",
@@ -19,6 +20,7 @@ __all__ = [
     "InvalidExportRequest",
     "TooManyExports",
     "UnsupportedExportParameter",
+    "outcome_json",
 ]
 
 
@@ -51,3 +53,9 @@ class TooManyExports(ExportError):
 
 class ExportNotFound(ExportError, LookupError):
     code = "not-found"
+
+
+def outcome_json(severity: str, code: str, diagnostics: str) -> bytes:
+    """An OperationOutcome of one issue, as the error file or a failed job's answer holds it."""
+    issue = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    return dumps({"resourceType": "OperationOutcome", "issue": [issue]})

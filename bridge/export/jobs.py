@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.export.errors import outcome_json
 from bridge.store.database import Cursor, Database
 
 __all__ = ["ExportFile", "Job", "JobLost", "JobStore"]
@@ -297,18 +298,9 @@ def _finish(cursor: Cursor, job_id: str, now: int, expires_at: int, outcome: byt
 
 
 def _interrupted(attempts: int) -> bytes:
-    from bridge.mapping import dumps
-
-    return dumps(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [
-                {
-                    "severity": "fatal",
-                    "code": "incomplete",
-                    "diagnostics": f"the export was interrupted {attempts} times; "
-                    "ask for it again, with fewer types or a later _since",
-                }
-            ],
-        }
+    return outcome_json(
+        "fatal",
+        "incomplete",
+        f"the export was interrupted {attempts} times; "
+        "ask for it again, with fewer types or a later _since",
     )

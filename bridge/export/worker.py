@@ -22,8 +22,8 @@ import threading
 import uuid
 
 from bridge.export.bulk import Limits, Stopped, run_export
+from bridge.export.errors import outcome_json
 from bridge.export.jobs import Job, JobLost, JobStore
-from bridge.mapping import dumps
 from bridge.store import Store
 from bridge.store.records import now_micros
 
@@ -101,7 +101,9 @@ class ExportWorker:
         except Exception as exc:
             log.exception("bulk export failed", extra={"fields": {"job": job.id}})
             try:
-                self.jobs.fail(job.id, self.owner, _failure(exc), now_micros())
+                failure = f"the export failed ({type(exc).__name__}); it has been logged"
+                outcome = outcome_json("fatal", "exception", failure)
+                self.jobs.fail(job.id, self.owner, outcome, now_micros())
             except JobLost:
                 pass
 
@@ -109,12 +111,3 @@ class ExportWorker:
         now = now_micros()
         for job_id in self.jobs.purgeable(now, now - int(self.download_grace * _SECOND)):
             self.jobs.purge(job_id)
-
-
-def _failure(exc: Exception) -> bytes:
-    issue = {
-        "severity": "fatal",
-        "code": "exception",
-        "diagnostics": f"the export failed ({type(exc).__name__}); it has been logged",
-    }
-    return dumps({"resourceType": "OperationOutcome", "issue": [issue]})

@@ -41,26 +41,24 @@ def stored(store: Store) -> dict[str, dict[str, dict[str, Any]]]:
     return found
 
 
-def references(node: Any) -> Iterator[str]:
+def strings(node: Any, key: str) -> Iterator[str]:
+    """Every string value of `key`, at any depth."""
     if isinstance(node, dict):
-        if isinstance(node.get("reference"), str):
-            yield node["reference"]
+        if isinstance(node.get(key), str):
+            yield node[key]
         for value in node.values():
-            yield from references(value)
+            yield from strings(value, key)
     elif isinstance(node, list):
         for value in node:
-            yield from references(value)
+            yield from strings(value, key)
+
+
+def references(node: Any) -> Iterator[str]:
+    return strings(node, "reference")
 
 
 def attachment_urls(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        if isinstance(node.get("url"), str) and "/Binary/" in node["url"]:
-            yield node["url"]
-        for value in node.values():
-            yield from attachment_urls(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from attachment_urls(value)
+    return (url for url in strings(node, "url") if "/Binary/" in url)
 
 
 @pytest.fixture(scope="module")
