@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CRBIO  := $(VENV)/bin/crbio
 
-.PHONY: run test examples bench bench-search lint clean
+.PHONY: run test examples bench bench-search bench-export lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(VENV)/.installed
 ## bench-search: search over HTTP on 2,000 patients (200k+ Observations; loads take minutes)
 bench-search: $(VENV)/.installed
 	$(PY) bench/search.py
+
+## bench-export: bulk export speed and memory against a plain read (2,000 documents to load)
+bench-export: $(VENV)/.installed
+	$(PY) bench/export.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
