@@ -12,6 +12,11 @@ Each line is the stored resource, current version, as the store keeps it (refere
 its Binary by relative URL (`"url": "Binary/<id>"`) gets the absolute URL of that Binary
 on this server ("the url element SHALL be an absolute url that can be de-referenced to
 the attachment's content"), readable with the same access token.
+
+With `_since`, the resources of the exported types deleted after it are listed in
+`deleted` files, as transaction Bundles of DELETE entries (at patient level, those whose
+last version was in the compartments; `_typeFilter` cannot apply to them: a deleted
+resource has no index rows left).
 """
 
 from __future__ import annotations
