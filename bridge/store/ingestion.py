@@ -18,7 +18,15 @@ import json
 from typing import Any
 
 from bridge.mapping import Conversion
-from bridge.store.indexing import date_range
+from bridge.store.documents import document_time as find_document_time
+from bridge.store.documents import (
+    presented_forms_by_url,
+    replaced_identifiers,
+    report_resources,
+    same_identifier,
+    source_documents,
+    superseded,
+)
 from bridge.store.records import Stored, Written
 from bridge.store.transactions import write_entries
 from bridge.store.writer import Writer
@@ -33,13 +41,8 @@ def ingest(writer: Writer, conversion: Conversion) -> tuple[dict[str, Any], bool
     report, deleted at once, and its DocumentReference, superseded): it never
     overwrites what the newer one wrote.
     """
-    bundle = _presented_forms_by_url(conversion.bundle)
-    documents = [
-        e["resource"]
-        for e in bundle["entry"]
-        if e["resource"]["resourceType"] == "DocumentReference"
-        and "masterIdentifier" in e["resource"]
-    ]
+    bundle = presented_forms_by_url(conversion.bundle)
+    documents = source_documents(bundle)
     late = [
         d["masterIdentifier"]
         for d in documents
@@ -49,19 +52,16 @@ def ingest(writer: Writer, conversion: Conversion) -> tuple[dict[str, Any], bool
     if late:
         bundle = _superseded(bundle, late)
         kept = _kept(writer, bundle)
-    document_time = _document_time(documents)
+    document_time = find_document_time(documents)
     if document_time is not None:
         kept |= _written_by_newer(writer, bundle, document_time)
     responses = write_entries(writer, bundle["entry"], kept)
     if document_time is not None:
         _remember_document_time(writer, bundle, kept, document_time)
-    for resource_type, resource_id in sorted(_report_resources(bundle) if late else ()):
+    for resource_type, resource_id in sorted(report_resources(bundle) if late else ()):
         writer.delete(resource_type, resource_id)
-    for document in documents:
-        for relation in document.get("relatesTo", ()):
-            identifier = relation.get("target", {}).get("identifier")
-            if relation.get("code") == "replaces" and identifier:
-                _retract(writer, identifier)
+    for identifier in replaced_identifiers(documents):
+        _retract(writer, identifier)
     changed = any(
         r["response"]["status"].startswith("201") or "outcome" not in r["response"]
         for r in responses
@@ -127,7 +127,7 @@ def _replaced_by_stored(writer: Writer, master: dict[str, Any]) -> bool:
     )
     return any(
         relation.get("code") == "replaces"
-        and _same_identifier(relation.get("target", {}).get("identifier"), master)
+        and same_identifier(relation.get("target", {}).get("identifier"), master)
         for (content,) in writer.cursor.fetchall()
         for relation in json.loads(bytes(content)).get("relatesTo", ())
     )
@@ -163,10 +163,10 @@ def _retract(writer: Writer, identifier: dict[str, Any]) -> None:
             resource = stored.resource()
             if resource_type == "DocumentReference":  # the document, not its set (setId)
                 if (
-                    _same_identifier(resource.get("masterIdentifier"), identifier)
+                    same_identifier(resource.get("masterIdentifier"), identifier)
                     and resource.get("status") != "superseded"
                 ):
-                    writer.put({**resource, "status": "superseded"})
+                    writer.put(superseded(resource))
                 continue
             for observation_id in _report_observations(writer, resource):
                 writer.delete("Observation", observation_id)
@@ -186,7 +186,7 @@ def _by_identifier(writer: Writer, resource_type: str, identifier: dict[str, Any
 
 def _system_sql(identifier: dict[str, Any]) -> tuple[str, list[Any]]:
     """The idx_token condition on an identifier's system: two without one are the same
-    (as in `_same_identifier`), and `t.system = NULL` would match nothing."""
+    (as in `same_identifier`), and `t.system = NULL` would match nothing."""
     system = identifier.get("system")
     return ("t.system IS NULL", []) if system is None else ("t.system = ?", [system])
 
@@ -207,76 +207,14 @@ def _report_observations(writer: Writer, report: dict[str, Any]) -> list[str]:
     return found
 
 
-def _document_time(documents: list[dict[str, Any]]) -> int | None:
-    """When the ingested document was written (its DocumentReference.date), in epoch µs."""
-    found = date_range(documents[0]["date"]) if documents and documents[0].get("date") else None
-    return found[0] if found else None
-
-
-def _presented_forms_by_url(bundle: dict[str, Any]) -> dict[str, Any]:
-    """The Bundle with each inline presentedForm replaced by the URL of its Binary."""
-    binaries = {
-        e["resource"].get("data"): e["resource"]["id"]
-        for e in bundle["entry"]
-        if e["resource"]["resourceType"] == "Binary"
-    }
-    entries = []
-    for entry in bundle["entry"]:
-        resource = entry["resource"]
-        if resource["resourceType"] == "DiagnosticReport" and resource.get("presentedForm"):
-            forms = []
-            for form in resource["presentedForm"]:
-                binary_id = binaries.get(form.get("data"))
-                if binary_id:
-                    form = {
-                        **{k: v for k, v in form.items() if k != "data"},
-                        "url": f"Binary/{binary_id}",
-                    }
-                forms.append(form)
-            entry = {**entry, "resource": {**resource, "presentedForm": forms}}
-        entries.append(entry)
-    return {**bundle, "entry": entries}
-
-
-def _same_identifier(a: Any, b: Any) -> bool:
-    return (
-        isinstance(a, dict)
-        and isinstance(b, dict)
-        and a.get("system") == b.get("system")
-        and a.get("value") == b.get("value")
-    )
-
-
-def _report_resources(bundle: dict[str, Any]) -> set[tuple[str, str]]:
-    """The Bundle's DiagnosticReports and their Observations (results, members)."""
-    by_url = {e.get("fullUrl"): e["resource"] for e in bundle["entry"]}
-    pending = [
-        e["resource"]
-        for e in bundle["entry"]
-        if e["resource"]["resourceType"] == "DiagnosticReport"
-    ]
-    found: set[tuple[str, str]] = set()
-    while pending:
-        resource = pending.pop()
-        key = (resource["resourceType"], resource["id"])
-        if key in found:
-            continue
-        found.add(key)
-        for reference in [*resource.get("result", ()), *resource.get("hasMember", ())]:
-            target = by_url.get(reference.get("reference"))
-            if target is not None and target["resourceType"] == "Observation":
-                pending.append(target)
-    return found
-
-
 def _superseded(bundle: dict[str, Any], masters: list[dict[str, Any]]) -> dict[str, Any]:
     """The Bundle with the DocumentReferences of these document ids superseded."""
     entries = []
     for entry in bundle["entry"]:
         resource = entry["resource"]
         if resource["resourceType"] == "DocumentReference" and any(
-            _same_identifier(resource.get("masterIdentifier"), m) for m in masters
+            same_identifier(resource.get("masterIdentifier"), m) for m in masters
         ):
-            entry = {**entry, "resource": {**resource, "status": "superseded"}}
+            entry = {**entry, "resource": superseded(resource)}
         entries.append(entry)
     return {**bundle, "entry": entries}

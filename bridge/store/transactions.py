@@ -11,6 +11,8 @@ import uuid
 from typing import Any
 
 from bridge.errors import BridgeError
+from bridge.mapping.references import aliases as bundle_aliases
+from bridge.mapping.references import rewrite_references
 from bridge.store.records import ConflictError, Stored, Written, instant
 from bridge.store.writer import Writer
 
@@ -24,7 +26,7 @@ def write_entries(
 ) -> list[dict[str, Any]]:
     """Write the entries in order, returning their responses; PUTs of a resource in `kept`
     are left as stored (ingestion keeps what a more recent document wrote)."""
-    aliases = _aliases(entries)
+    aliases = bundle_aliases(entries, new_id=_new_id)
     # A conditional create that matches: references go to the match. Each is searched
     # once, here: searched again after references were rewritten to the promised id, it
     # could find a match this one did not and leave those references dangling.
@@ -42,7 +44,7 @@ def write_entries(
         request = entry.get("request") or {}
         method = str(request.get("method", "")).upper()
         url = str(request.get("url", ""))
-        resource = _rewrite(entry.get("resource"), aliases)
+        resource = rewrite_references(entry.get("resource"), aliases)
         if method in ("PUT", "POST", "DELETE"):
             target = _target(method, url, resource, aliases, entry)
             if target in seen:
@@ -126,46 +128,9 @@ def failure(exc: BridgeError) -> dict[str, Any]:
     }
 
 
-def _aliases(entries: list[dict[str, Any]]) -> dict[str, str]:
-    """fullUrl → "Type/id": PUT entries keep their id, POST entries get a new one."""
-    aliases: dict[str, str] = {}
-    for entry in entries:
-        full_url = entry.get("fullUrl")
-        request = entry.get("request") or {}
-        resource = entry.get("resource")
-        if not full_url or not isinstance(resource, dict):
-            continue
-        method = str(request.get("method", "")).upper()
-        if method == "PUT":
-            aliases[full_url] = str(request.get("url", "")).partition("?")[0]
-        elif method == "POST":
-            aliases[full_url] = f"{resource.get('resourceType')}/{uuid.uuid4()}"
-    return aliases
-
-
-def _rewrite(node: Any, aliases: dict[str, str]) -> Any:
-    """References to fullUrls of the Bundle become "Type/id" references.
-
-    A copy: the caller's Bundle is left as it was. Scalars are kept in place rather than
-    passed through a call each (most of a converted document's values are scalars).
-    """
-    kind = type(node)
-    if kind is dict:
-        out = {}
-        for key, value in node.items():
-            if type(value) in _CONTAINERS:
-                out[key] = _rewrite(value, aliases)
-            elif key == "reference" and value in aliases:
-                out[key] = aliases[value]
-            else:
-                out[key] = value
-        return out
-    if kind is list:
-        return [_rewrite(v, aliases) if type(v) in _CONTAINERS else v for v in node]
-    return node
-
-
-_CONTAINERS = (dict, list)
+def _new_id(resource_type: str) -> str:
+    """The id the server gives a POST entry."""
+    return str(uuid.uuid4())
 
 
 def _target(
