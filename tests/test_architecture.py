@@ -80,6 +80,7 @@ def test_every_body_entry_class_has_exactly_one_mapper() -> None:
         "bridge.terminology",
         "bridge.store",
         "bridge.results",
+        "bridge.export",
         "bridge.api",
     ],
 )
