@@ -22,10 +22,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ApiKey", "Settings"]
+__all__ = ["ApiKey", "SCOPES", "Settings", "parse_api_keys", "parse_scopes"]
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/crbio.sqlite3"
 DEFAULT_SMT_URL = "https://smt.esante.gouv.fr/fhir"
+# What an API key may be granted: `read`, and `write` (which includes reading).
+SCOPES = ("read", "write")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,20 @@ class ApiKey:
     name: str
     sha256: str  # hex digest of the key: the key itself is never stored
     scopes: frozenset[str]
+
+
+def parse_scopes(text: str) -> frozenset[str]:
+    """ "read+write" (or "read write") → the scopes; ValueError names an unknown one.
+
+    >>> sorted(parse_scopes("write+read"))
+    ['read', 'write']
+    """
+    scopes = frozenset(text.replace("+", " ").split())
+    unknown = sorted(scopes - set(SCOPES))
+    if unknown or not scopes:
+        found = f"unknown scope {', '.join(map(repr, unknown))}" if unknown else "no scope"
+        raise ValueError(f"{found}: the server knows {' and '.join(SCOPES)} (e.g. read+write)")
+    return scopes
 
 
 def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
@@ -43,12 +59,19 @@ def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
         digest, _, scopes = rest.partition(":")
         if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest.lower()):
             raise ValueError(f"BRIDGE_API_KEYS entry {name!r}: expected name:sha256-hex:scopes")
-        keys.append(
-            ApiKey(
-                name, digest.lower(), frozenset(s for s in scopes.replace("+", " ").split() if s)
-            )
-        )
+        try:
+            keys.append(ApiKey(name, digest.lower(), parse_scopes(scopes)))
+        except ValueError as exc:
+            raise ValueError(f"BRIDGE_API_KEYS entry {name!r}: {exc}") from exc
     return tuple(keys)
+
+
+def _number(name: str, default: str, kind: type[int] | type[float]) -> int | float:
+    value = os.environ.get(name, default)
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +93,7 @@ class Settings:
 
     @classmethod
     def from_environment(cls) -> Settings:
+        """The settings of the BRIDGE_* variables; ValueError names a malformed one."""
         env = os.environ
         return cls(
             database_url=env.get("BRIDGE_DATABASE_URL", DEFAULT_DATABASE_URL),
@@ -77,14 +101,16 @@ class Settings:
             smt_username=env.get("BRIDGE_SMT_USERNAME") or None,
             smt_password=env.get("BRIDGE_SMT_PASSWORD") or None,
             smt_token_url=env.get("BRIDGE_SMT_TOKEN_URL") or None,
-            smt_timeout=float(env.get("BRIDGE_SMT_TIMEOUT", "5")),
+            smt_timeout=float(_number("BRIDGE_SMT_TIMEOUT", "5", float)),
             offline=env.get("BRIDGE_OFFLINE", "") in ("1", "true", "yes"),
             api_keys=parse_api_keys(env.get("BRIDGE_API_KEYS", "")),
             oidc_issuer=env.get("BRIDGE_OIDC_ISSUER") or None,
             oidc_jwks_url=env.get("BRIDGE_OIDC_JWKS_URL") or None,
             oidc_audience=env.get("BRIDGE_OIDC_AUDIENCE") or None,
-            max_document_bytes=int(env.get("BRIDGE_MAX_DOCUMENT_BYTES", 50 * 1024 * 1024)),
-            export_retention=float(env.get("BRIDGE_EXPORT_RETENTION", "86400")),
+            max_document_bytes=int(
+                _number("BRIDGE_MAX_DOCUMENT_BYTES", str(50 * 1024 * 1024), int)
+            ),
+            export_retention=float(_number("BRIDGE_EXPORT_RETENTION", "86400", float)),
             export_worker=env.get("BRIDGE_EXPORT_WORKER", "1") not in ("0", "false", "no"),
         )
 

@@ -27,6 +27,11 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 V3 = "urn:hl7-org:v3"
 _CLINICAL_DOCUMENT = f"{{{V3}}}ClinicalDocument"
 _LOCATION_SUFFIX = re.compile(r", line \d+, column \d+$")
+# libxml2 names a second line inside some messages (where an unclosed tag opened): the
+# error is given one position only, the one of `MalformedXmlError`.
+_TAG_MISMATCH = re.compile(r"Opening and ending tag mismatch: (\S+) line \d+ and (\S+)$")
+_UNCLOSED_AT_END = re.compile(r"Premature end of data in tag (\S+) line \d+$")
+_EMBEDDED_LINE = re.compile(r" line \d+")
 
 # lxml parsers keep per-parse state: one per thread.
 _local = threading.local()
@@ -66,11 +71,28 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (None, None)
-        message = _LOCATION_SUFFIX.sub("", exc.msg or "syntax error")
-        raise MalformedXmlError(message, line, column) from exc
+        raise MalformedXmlError(_message(exc.msg), line, column) from exc
     if root.getroottree().docinfo.doctype:  # an encoding the prolog scan cannot read
         raise UnsafeXmlError(_DOCTYPE_REFUSED)
     return root
+
+
+def _message(libxml2: str | None) -> str:
+    """libxml2's message without the positions it embeds, which differ from the error's.
+
+    >>> _message("Opening and ending tag mismatch: b line 3 and a, line 4, column 5")
+    'end tag </a> does not close <b>'
+    >>> _message("Premature end of data in tag c line 3, line 4, column 1")
+    'the document ends before <c> is closed'
+    >>> _message("Couldn't find end of Start Tag b line 2")
+    "Couldn't find end of Start Tag b"
+    """
+    message = _LOCATION_SUFFIX.sub("", libxml2 or "syntax error")
+    if found := _TAG_MISMATCH.match(message):
+        return f"end tag </{found[2]}> does not close <{found[1]}>"
+    if found := _UNCLOSED_AT_END.match(message):
+        return f"the document ends before <{found[1]}> is closed"
+    return _EMBEDDED_LINE.sub("", message)
 
 
 _DOCTYPE_REFUSED = (

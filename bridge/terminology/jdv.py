@@ -20,14 +20,23 @@ from decimal import Decimal, InvalidOperation
 from itertools import chain
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 
 from bridge.datafiles import read_table
 from bridge.errors import JdvFormatError
 
-__all__ = ["COMPARABILITY_RANK", "JdvRow", "merge_rows", "read_spreadsheet", "seed_rows"]
+__all__ = [
+    "COMPARABILITY_MEANING",
+    "COMPARABILITY_RANK",
+    "JdvRow",
+    "merge_rows",
+    "read_spreadsheet",
+    "seed_rows",
+]
 
 # JDV comparability levels, from most to least comparable: 1, then 9, then 2
 COMPARABILITY_RANK = {"1": 0, "9": 1, "2": 2}
+COMPARABILITY_MEANING = {"1": "comparable", "2": "not comparable", "9": "not evaluated"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +118,22 @@ def read_spreadsheet(path: Path, *, source: str | None = None) -> list[JdvRow]:
     """Rows of the official JDV workbook (the first sheet whose headers match).
 
     Raises:
-        JdvFormatError: no sheet has the expected headers; the message names the
-            columns that are missing.
+        JdvFormatError: the file is not an .xlsx workbook, or no sheet has the expected
+            headers (the message names the columns that are missing).
     """
-    from openpyxl import load_workbook  # imported here: only the import command needs it
+    # imported here: only the import command needs openpyxl
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, BadZipFile, KeyError, ValueError) as exc:
+        # openpyxl refuses another suffix (InvalidFileException), a file that is not a zip
+        # (BadZipFile) or a zip without a workbook in it (KeyError)
+        raise JdvFormatError(
+            f"{path.name} is not an Excel workbook (.xlsx) openpyxl can read ({exc}); "
+            "save the JDV Circuit de la biologie as .xlsx and import that file"
+        ) from exc
     try:
         best_missing: list[str] | None = None
         for sheet in workbook.worksheets:

@@ -31,7 +31,13 @@ from bridge.terminology.conceptmap import (
     build_codesystem,
     build_conceptmap,
 )
-from bridge.terminology.jdv import JdvRow, merge_rows, read_spreadsheet, seed_rows
+from bridge.terminology.jdv import (
+    COMPARABILITY_MEANING,
+    JdvRow,
+    merge_rows,
+    read_spreadsheet,
+    seed_rows,
+)
 from bridge.terminology.operations import (
     LookupRequest,
     TranslateRequest,
@@ -244,11 +250,36 @@ class TerminologyService:
         if local is None and request.url == CONCEPTMAP_URL:
             local = []  # the JDV was named: it alone answers, never the SMT
         if local is not None:
-            message = None if local else "no correspondence in the JDV Circuit de la biologie"
+            message = None if local else self._no_correspondence(request)
             return Answer(
                 translate_parameters(local, r5=request.r5, message=message), "local", tuple(local)
             )
         return await self._remote("translate", request.params)
+
+    def _no_correspondence(self, request: TranslateRequest) -> str:
+        """Why the JDV gives no match, with what it knows of the codes (their level)."""
+        if request.url not in (None, CONCEPTMAP_URL):
+            return f"no match in {request.url}"
+        index = self.jdv(request.conceptmap_version if request.url else None)
+        where = f"the JDV Circuit de la biologie (version {index.version})"
+        said = []
+        for system, code in request.codings:
+            concept = index.concept(code) if system == LOINC else None
+            if concept is None:
+                said.append(f"{code} is not in {where}")
+                continue
+            level = concept.comparability
+            meaning = COMPARABILITY_MEANING.get(level or "", "not given")
+            relation = (
+                "is the correspondence of no analysis"
+                if request.reverse
+                else ("has no correspondence")
+            )
+            said.append(
+                f"{code} {relation} in {where}; its comparability level is "
+                f"{level or 'not given'} ({meaning})"
+            )
+        return "; ".join(said) or f"no correspondence in {where}"
 
     # $lookup ------------------------------------------------------------------
 
@@ -300,7 +331,10 @@ class TerminologyService:
             total: int | None = None
             expansion: dict[str, Any] = {}
             while total is None or len(contains) < total:
-                value_set = await self.smt.expand(url, offset=len(contains), count=page)
+                try:
+                    value_set = await self.smt.expand(url, offset=len(contains), count=page)
+                except TerminologyUnavailable as exc:
+                    raise TerminologyUnavailable(f"value set {url}: {exc}") from exc
                 expansion = value_set.get("expansion", {})
                 batch = expansion.get("contains", [])
                 contains.extend(batch)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,21 +116,45 @@ class SmtClient:
                     continue
                 if exc.status in _RETRIED_STATUSES:
                     self.breaker.failure()
-                raise TerminologyUnavailable(f"SMT answered HTTP {exc.status} to {path}") from exc
+                raise TerminologyUnavailable(
+                    f"SMT {self.base_url}/{path} answered HTTP {exc.status}"
+                ) from exc
             except (TimeoutError, aiohttp.ClientError) as exc:  # one timeout, then the breaker
                 self.breaker.failure()
-                what = "timed out" if isinstance(exc, TimeoutError) else f"unreachable ({exc})"
-                raise TerminologyUnavailable(f"SMT {path} {what}") from exc
+                raise TerminologyUnavailable(
+                    f"SMT {self.base_url}/{path} unreachable: {self._reason(exc)}"
+                ) from exc
             except ValueError as exc:  # a body that is not JSON
                 self.breaker.failure()
-                raise TerminologyUnavailable(f"SMT {path} answered a malformed body") from exc
+                raise TerminologyUnavailable(
+                    f"SMT {self.base_url}/{path} answered a malformed body"
+                ) from exc
             if not isinstance(body, dict) or body.get("resourceType") != expected:
                 self.breaker.failure()
                 found = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
-                raise TerminologyUnavailable(f"SMT {path} answered {found}, not {expected}")
+                raise TerminologyUnavailable(
+                    f"SMT {self.base_url}/{path} answered {found}, not {expected}"
+                )
             self.breaker.success()
             return body
-        raise TerminologyUnavailable(f"SMT refused the credentials for {path} (HTTP 401)")
+        raise TerminologyUnavailable(
+            f"SMT {self.base_url}/{path} refused the credentials (HTTP 401)"
+        )
+
+    def _reason(self, exc: BaseException) -> str:
+        """Why a request failed, in words: aiohttp's own text names `ssl:default` even for
+        an http URL, and an errno-less "Connect call failed"."""
+        if isinstance(exc, TimeoutError):
+            return f"no answer within {self.timeout:g} s (BRIDGE_SMT_TIMEOUT)"
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            return f"its TLS certificate was refused ({exc.certificate_error})"
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            error = exc.os_error
+            why = os.strerror(error.errno) if error.errno and error.errno > 0 else error.strerror
+            return f"cannot connect to {exc.host}:{exc.port} ({why or error})"
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return "the server closed the connection"
+        return str(exc) or type(exc).__name__
 
     async def _request(self, path: str, params: list[tuple[str, str]]) -> Any:
         authorization = await self._authorization()
@@ -168,10 +193,14 @@ class SmtClient:
                 async with session.post(credentials.token_url, data=form) as response:
                     if response.status != 200:
                         raise TerminologyUnavailable(
-                            f"SMT Keycloak refused the credentials (HTTP {response.status})"
+                            f"SMT Keycloak refused the credentials (HTTP {response.status} "
+                            f"from {credentials.token_url})"
                         )
                     token = await response.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             self.breaker.failure()
-            raise TerminologyUnavailable(f"SMT Keycloak unreachable ({exc})") from exc
+            why = self._reason(exc) if not isinstance(exc, ValueError) else "a malformed answer"
+            raise TerminologyUnavailable(
+                f"SMT Keycloak {credentials.token_url} unreachable: {why}"
+            ) from exc
         return str(token["access_token"]), float(token.get("expires_in", 300))

@@ -163,3 +163,17 @@ def test_lookup_can_ask_for_chosen_properties(service: TerminologyService) -> No
     assert [p["part"][0]["valueCode"] for p in params if p["name"] == "property"] == [
         "comparability"
     ]
+
+
+def test_no_correspondence_says_what_the_jdv_knows_of_the_code(service: TerminologyService) -> None:
+    answer = translate(service, [("system", LOINC), ("code", "11580-8")])
+    assert answer["parameter"][0] == {"name": "result", "valueBoolean": False}
+    [message] = [p["valueString"] for p in answer["parameter"] if p["name"] == "message"]
+    assert message == (
+        "11580-8 has no correspondence in the JDV Circuit de la biologie (version seed); "
+        "its comparability level is 2 (not comparable)"
+    )
+    reverse = translate(service, [("system", LOINC), ("code", "718-7"), ("reverse", "true")])
+    [message] = [p["valueString"] for p in reverse["parameter"] if p["name"] == "message"]
+    assert "718-7 is the correspondence of no analysis" in message
+    assert "comparability level is 1 (comparable)" in message
