@@ -1,19 +1,55 @@
-"""Where converted documents go: a Bundle per file, or NDJSON (one file per type, Bulk Data style).
+"""Where converted documents go: standard output, one named file, or a directory.
 
-Files are written under a temporary name and renamed when complete: an
-interrupted run never leaves a half-written Bundle behind.
+Files are written under a temporary name and renamed when complete: an interrupted
+run never leaves a half-written Bundle, NDJSON or issues file behind. (NDJSON lines
+are chosen by `bridge.export.NdjsonWriter`.)
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal, TypeVar
 
-from bridge.cli.batch import DocumentResult
+from bridge.cli.batch import WORK_DIRECTORY, DocumentResult
 
-__all__ = ["BundleOutput", "NdjsonOutput", "write_atomically"]
+__all__ = ["BundleOutput", "Target", "write_atomically", "write_to"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the output goes: standard output, one file, or a directory."""
+
+    kind: Literal["stdout", "file", "directory"]
+    path: Path | None = None
+
+    @property
+    def work_directory(self) -> Path | None:
+        if self.path is None:
+            return None
+        if self.kind == "directory":
+            return self.path / WORK_DIRECTORY
+        return self.path.with_name(f".{self.path.name}{WORK_DIRECTORY}")
+
+
+def write_to(target: Target, write: Callable[[BinaryIO], T]) -> T:
+    """Call `write(stream)` on standard output, or on a file written whole then renamed."""
+    if target.kind == "stdout":
+        result = write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return result
+    assert target.path is not None
+    target.path.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.path.with_name(target.path.name + ".part")
+    with partial.open("wb") as out:
+        result = write(out)
+    os.replace(partial, target.path)
+    return result
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -26,68 +62,16 @@ def write_atomically(target: Path, data: bytes) -> None:
 class BundleOutput:
     """One Bundle per document: to stdout, to one named file, or `<name>.json` in a directory."""
 
-    def __init__(self, out: Path | None, single_file: bool) -> None:
-        self.out = out
-        self.single_file = single_file
+    def __init__(self, target: Target) -> None:
+        self.target = target
 
     def write(self, result: DocumentResult, name: str) -> None:
         assert result.bundle is not None
-        if self.out is None:
-            sys.stdout.buffer.write(result.bundle + b"\n")
+        data = result.bundle + b"\n"
+        if self.target.path is None:
+            sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
-        elif self.single_file:
-            write_atomically(self.out, result.bundle + b"\n")
+        elif self.target.kind == "file":
+            write_atomically(self.target.path, data)
         else:
-            write_atomically(self.out / f"{name}.json", result.bundle + b"\n")
-
-    def close(self, *, complete: bool = True) -> None:
-        pass
-
-
-class NdjsonOutput:
-    """One resource per line: `<Type>.ndjson` files in a directory, or one stream."""
-
-    def __init__(self, out: Path | None, directory: bool) -> None:
-        self.out = out
-        self.directory = directory
-        self._files: dict[str, BinaryIO] = {}
-        self._single: BinaryIO | None = None
-
-    def _stream(self, resource_type: str) -> BinaryIO:
-        if self.out is None:
-            return sys.stdout.buffer
-        if not self.directory:
-            if self._single is None:
-                self.out.parent.mkdir(parents=True, exist_ok=True)
-                self._single = self.out.with_name(self.out.name + ".part").open("wb")
-            return self._single
-        handle = self._files.get(resource_type)
-        if handle is None:
-            self.out.mkdir(parents=True, exist_ok=True)
-            handle = (self.out / f"{resource_type}.ndjson.part").open("wb")
-            self._files[resource_type] = handle
-        return handle
-
-    def write(self, result: DocumentResult, name: str) -> None:
-        for resource_type, line in result.resources:
-            self._stream(resource_type).write(line + b"\n")
-
-    def close(self, *, complete: bool = True) -> None:
-        """Publish the files of a complete run; an interrupted run removes its partial files."""
-        if self.out is None:
-            sys.stdout.buffer.flush()
-            return
-        partials = []
-        if self._single is not None:
-            self._single.close()
-            partials.append((self.out.with_name(self.out.name + ".part"), self.out))
-        for resource_type, handle in self._files.items():
-            handle.close()
-            partials.append(
-                (self.out / f"{resource_type}.ndjson.part", self.out / f"{resource_type}.ndjson")
-            )
-        for partial, final in partials:
-            if complete:
-                os.replace(partial, final)
-            else:
-                partial.unlink(missing_ok=True)
+            write_atomically(self.target.path / f"{name}.json", data)

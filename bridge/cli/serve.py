@@ -2,26 +2,28 @@
 
 Without credentials (BRIDGE_API_KEYS or BRIDGE_OIDC_ISSUER) the server binds only to
 loopback and says so; asked to listen on another interface without credentials, it
-refuses to start.
+refuses to start. It says which store it serves (and when it created it).
+`crbio hash-key` makes an API key with scopes the server knows.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
-from bridge.settings import Settings
+from bridge.cli.problems import err, fail, load_settings, note, usage
+from bridge.cli.stores import describe, open_for_writing
+from bridge.settings import SCOPES, parse_scopes
 
 __all__ = ["hash_key", "serve"]
-
-err = Console(stderr=True)
 
 
 def is_loopback(host: str) -> bool:
@@ -35,11 +37,15 @@ def is_loopback(host: str) -> bool:
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     ingest: Annotated[
         list[Path] | None,
         typer.Option(
-            "--ingest", help="CDA files or folders to ingest before serving (e.g. fhir_examples)."
+            "--ingest",
+            exists=True,
+            readable=True,
+            help="CDA files or folders to ingest before serving (e.g. fhir_examples).",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -48,14 +54,13 @@ def serve(
 
     from bridge.api import create_app
     from bridge.api.observability import JsonFormatter
-    from bridge.store import open_store
     from bridge.terminology.service import from_settings
 
-    settings = Settings.from_environment()
+    settings = load_settings()
     if not settings.has_credentials:
         if not is_loopback(host):
             err.print(
-                f"[red]refusing to listen on {host}[/red]: no credentials are configured "
+                f"[red]refusing to listen on {escape(host)}[/red]: no credentials are configured "
                 "(set BRIDGE_API_KEYS or BRIDGE_OIDC_ISSUER, or listen on 127.0.0.1)",
                 highlight=False,
                 soft_wrap=True,
@@ -67,15 +72,16 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
+    _check_listen(host, port)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    store = open_store(settings.database_url)
+    store = open_for_writing(settings)
     if ingest:
         terminology = from_settings(replace(settings, offline=True), store)
         _ingest(store, ingest, settings.max_document_bytes, terminology.conversion_options())
     err.print(
-        f"serving {settings.database_url.split('@')[-1]} at http://{host}:{port}/fhir",
+        f"serving {describe(settings)} at http://{host}:{port}/fhir",
         highlight=False,
         soft_wrap=True,
     )
@@ -84,35 +90,71 @@ def serve(
     )
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Fail now, with the reason, when (host, port) cannot be listened on (uvicorn would
+    say it in a log line after the ingestion, and exit with 3)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind((host, port))
+    except OSError as exc:
+        raise fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port or "
+            "--host)"
+        ) from exc
+
+
 def _ingest(store: object, paths: list[Path], max_bytes: int, options: dict[str, Any]) -> None:
     from bridge.cli.batch import discover
     from bridge.errors import DocumentError
     from bridge.mapping import convert
 
-    done = unchanged = 0
-    for path, _ in discover(paths):
+    done = unchanged = rejected = 0
+    for path, _ in discover(paths, lambda exc: note(f"cannot list {exc.filename}: {exc.strerror}")):
         try:
             conversion = convert(path.read_bytes(), max_bytes=max_bytes, **options)
             _, changed = store.ingest(conversion)  # type: ignore[attr-defined]
         except DocumentError as exc:
-            err.print(
-                f"[red]rejected[/red] {path}: {exc.code}: {exc}", highlight=False, soft_wrap=True
-            )
+            reason = f"{exc.code}: {exc}"
+        except OSError as exc:
+            reason = f"unreadable: {exc.strerror or exc}"
+        else:
+            done += 1
+            unchanged += not changed
             continue
-        done += 1
-        unchanged += not changed
-    err.print(f"ingested {done} document(s) ({unchanged} already stored, unchanged)")
+        rejected += 1
+        err.print(
+            f"[red]rejected[/red] {escape(str(path))}: {escape(reason)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    err.print(
+        f"ingested {done} document(s) ({unchanged} already stored, unchanged), {rejected} rejected",
+        highlight=False,
+    )
 
 
 def hash_key(
-    name: Annotated[str, typer.Argument(help="A name for the key (who uses it).")],
-    scopes: Annotated[str, typer.Option(help="read, or read+write.")] = "read",
+    name: Annotated[
+        str, typer.Argument(help="A name for the key (who uses it).", show_default=False)
+    ],
+    scopes: Annotated[
+        str, typer.Option(help=f"{' or '.join(SCOPES)}, or both: read+write.")
+    ] = "read",
 ) -> None:
     """Make a new API key: prints the key once, and the BRIDGE_API_KEYS entry to configure."""
     import secrets
 
     from bridge.api.auth import hash_key as digest
 
+    if not name or any(c in name for c in ":,") or name != name.strip() or not name.isprintable():
+        raise usage(f"{name!r}: a key name has no ':', ',' or surrounding spaces", "NAME")
+    try:
+        granted = parse_scopes(scopes)
+    except ValueError as exc:
+        raise usage(str(exc), "--scopes") from exc
     key = secrets.token_urlsafe(32)
     typer.echo(f"key (give it to the client, it is not stored): {key}")
-    typer.echo(f"BRIDGE_API_KEYS entry: {name}:{digest(key)}:{scopes}")
+    entry = "+".join(s for s in SCOPES if s in granted)
+    typer.echo(f"BRIDGE_API_KEYS entry: {name}:{digest(key)}:{entry}")

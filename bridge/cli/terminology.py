@@ -1,4 +1,9 @@
-"""`crbio terminology …`: import the JDV, translate, look up, synchronise with the SMT."""
+"""`crbio terminology …`: import the JDV, translate, look up, synchronise with the SMT.
+
+The store is BRIDGE_DATABASE_URL's (bridge/cli/stores.py): `import-jdv` and `sync`
+write to it (creating it, and saying where); `translate`, `lookup` and `versions`
+only read it, and without one answer from the JDV seed rows in memory.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from bridge.cli.problems import err, fail, load_settings, note, usage
+from bridge.cli.stores import missing_store, open_for_reading, open_for_writing
 from bridge.errors import TerminologyError
-from bridge.settings import Settings
 from bridge.terminology.conceptmap import CONCEPTMAP_URL, LOINC, value_x
+from bridge.terminology.jdv import read_spreadsheet
 from bridge.terminology.operations import parse_lookup, parse_translate
-from bridge.terminology.service import TerminologyService, from_settings
+from bridge.terminology.service import SEED_VERSION, TerminologyService, from_settings
 
 __all__ = ["app"]
 
@@ -22,19 +30,25 @@ app = typer.Typer(
     help="The JDV Circuit de la biologie, the SMT, and terminology look-ups.", no_args_is_help=True
 )
 out = Console()
-err = Console(stderr=True)
 
 
-def _service() -> TerminologyService:
+def _service(*, write: bool = False) -> TerminologyService:
     """The service on the configured store (SQLite file or PostgreSQL), as the server sees it."""
     from bridge.store import open_store
 
-    settings = Settings.from_environment()
-    return from_settings(settings, open_store(settings.database_url))
+    settings = load_settings()
+    store = open_for_writing(settings) if write else open_for_reading(settings)
+    if store is None:
+        note(
+            f"{missing_store(settings)}: answering from the JDV seed rows (crbio terminology "
+            "import-jdv imports the official JDV)"
+        )
+        store = open_store("sqlite://:memory:")
+    return from_settings(settings, store)
 
 
 def _fail(exc: TerminologyError) -> typer.Exit:
-    err.print(f"[red]{exc.code}[/red]: {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[red]{exc.code}[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -42,15 +56,24 @@ def _fail(exc: TerminologyError) -> typer.Exit:
 def import_jdv(
     workbook: Annotated[
         Path,
-        typer.Argument(exists=True, dir_okay=False, help="The official JDV spreadsheet (.xlsx)."),
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="The official JDV spreadsheet (.xlsx).",
+            show_default=False,
+        ),
     ],
     version: Annotated[str | None, typer.Option(help="Version label (default: file name).")] = None,
 ) -> None:
     """Import the JDV spreadsheet as a new ConceptMap version; earlier versions are kept."""
-    try:
-        report = _service().import_spreadsheet(workbook, version or workbook.stem)
+    try:  # read first: a file that is no JDV never opens (or creates) a store
+        rows = read_spreadsheet(workbook)
     except TerminologyError as exc:
         raise _fail(exc) from exc
+    except OSError as exc:
+        raise fail(f"cannot read {workbook}: {exc.strerror or exc}") from exc
+    report = _service(write=True).save_rows(rows, version or workbook.stem)
     out.print(
         f"JDV version [bold]{report.version}[/bold]: {report.rows} rows, "
         f"{report.analyses} analyses, {report.correspondences} correspondences"
@@ -62,7 +85,8 @@ def import_jdv(
 @app.command()
 def versions() -> None:
     """List the JDV versions in the store."""
-    for version in _service().versions():
+    found = _service().versions()
+    for version in found or [SEED_VERSION]:  # the seed rows answer until one is imported
         out.print(version)
 
 
@@ -84,8 +108,14 @@ def translate(
     except TerminologyError as exc:
         raise _fail(exc) from exc
     matches = answer.matches
-    if not matches:
-        out.print(f"no match for {system}|{code} ({answer.origin})")
+    if not matches:  # exit 1, as grep: the answer, with why, is on standard output
+        why = next(
+            (p.get("valueString") for p in answer.parameters.get("parameter", ())
+             if p.get("name") == "message"),
+            None,
+        )  # fmt: skip
+        said = f": {why}" if why else ""
+        out.print(f"no match for {system}|{code} ({answer.origin}){said}", highlight=False)
         raise typer.Exit(1)
     table = Table(
         "code",
@@ -145,7 +175,16 @@ def sync(
     ] = None,
 ) -> None:
     """Pull the value sets the converter uses from the SMT ($expand, page by page)."""
-    service = _service()
+    for url in value_set or ():
+        if not url.startswith(("http://", "https://")):
+            raise usage(f"{url!r} is not a canonical URL (https://…/ValueSet/…)", "--value-set")
+    settings = load_settings()
+    if settings.offline:
+        raise fail(
+            "BRIDGE_OFFLINE is set: nothing to synchronise from; unset it to reach the SMT at "
+            f"{settings.smt_url}"
+        )
+    service = _service(write=True)
     try:
         counts = asyncio.run(service.sync(tuple(value_set)) if value_set else service.sync())
     except TerminologyError as exc:

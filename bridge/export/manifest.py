@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS run (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS document (
     n INTEGER PRIMARY KEY,
     path TEXT NOT NULL UNIQUE,
+    shown TEXT NOT NULL,            -- the path as the user named it, for messages
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     converted INTEGER NOT NULL,     -- 1 converted, 0 rejected
@@ -57,16 +58,18 @@ class ResumeError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """A document file as the manifest knows it: absolute path, size, modification time."""
+    """A document file as the manifest knows it: absolute path, size, modification time,
+    and the path as the user named it (for messages)."""
 
     path: str
     size: int
     mtime_ns: int
+    shown: str = ""
 
     @classmethod
     def of(cls, path: Path) -> SourceFile:
         stat = path.stat()
-        return cls(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+        return cls(os.path.abspath(path), stat.st_size, stat.st_mtime_ns, str(path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +216,11 @@ class Manifest:
         if self.db.execute("SELECT 1 FROM document WHERE path = ?", (source.path,)).fetchone():
             self._forget("path = ?", (source.path,))  # a changed file: what it wrote before
         cursor = self.db.execute(
-            "INSERT INTO document (path, size, mtime_ns, converted, reason, summary)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO document (path, shown, size, mtime_ns, converted, reason, summary)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 source.path,
+                source.shown or source.path,
                 source.size,
                 source.mtime_ns,
                 int(converted),
@@ -230,7 +234,7 @@ class Manifest:
 
     def documents(self) -> Iterator[Recorded]:
         for path, converted, reason, summary in self.db.execute(
-            "SELECT path, converted, reason, summary FROM document ORDER BY n"
+            "SELECT shown, converted, reason, summary FROM document ORDER BY n"
         ):
             yield Recorded(path, bool(converted), reason, summary)
 
