@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CRBIO  := $(VENV)/bin/crbio
 
-.PHONY: run test examples bench bench-search bench-export lint clean
+.PHONY: run test examples bench bench-search bench-export bench-bulk lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench-search: $(VENV)/.installed
 ## bench-export: bulk export speed and memory against a plain read (2,000 documents to load)
 bench-export: $(VENV)/.installed
 	$(PY) bench/export.py
+
+## bench-bulk: crbio convert --format ndjson over 1,000 and 10,000 generated documents (RSS, rate)
+bench-bulk: $(VENV)/.installed
+	$(PY) bench/bulk.py --sizes 1000,10000
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
