@@ -9,6 +9,7 @@ stays bounded on any archive and the output does not depend on `--jobs`.
 from __future__ import annotations
 
 import os
+import signal
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -134,6 +135,12 @@ def convert_file(
     return convert_bytes(path, data, ndjson, pretty, max_bytes, database_url)
 
 
+def _ignore_interrupts() -> None:
+    """Ctrl-C is the main process's to handle (it keeps the manifest for --resume); the
+    workers finish the document at hand and are shut down with the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run(
     items: Iterable[tuple[T, str]],
     *,
@@ -150,7 +157,7 @@ def run(
             yield tag, convert_file(path, ndjson, pretty, max_bytes, database_url)
         return
     window = 2 * jobs
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_interrupts) as pool:
         pending: deque[tuple[T, Future[DocumentResult]]] = deque()
         for tag, path in items:
             future = pool.submit(convert_file, path, ndjson, pretty, max_bytes, database_url)

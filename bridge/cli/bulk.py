@@ -33,7 +33,7 @@ from rich.text import Text
 
 from bridge.cli.batch import DocumentResult, available_cpus, convert_bytes, discover, run
 from bridge.cli.output import BundleOutput, Target, write_to
-from bridge.cli.problems import err
+from bridge.cli.problems import err, note
 from bridge.cli.report import RunReport, document_summary
 from bridge.export import Manifest, NdjsonWriter, Published, SourceFile
 
@@ -156,11 +156,23 @@ class BulkRun:
                 if self.target.kind == "directory":
                     assert self.target.path is not None
                     published = self.writer.publish_directory(self.target.path)
+                    self._note_other_files(published, issues_to)
                 else:
                     published = write_to(self.target, self.writer.publish_stream)
         if issues_to is not None:
             write_to(issues_to, lambda out: _copy_stream(self.manifest, ISSUES, out))
         return published
+
+    def _note_other_files(self, published: Published, issues_to: Target | None) -> None:
+        """Say when the directory holds NDJSON this run did not write (an earlier run's
+        types): read together, they would mix two archives."""
+        assert self.target.path is not None
+        ours = {f"{kind}.ndjson" for kind in published.resources}
+        if issues_to is not None and issues_to.path is not None:
+            ours.add(issues_to.path.name)
+        others = sorted(p.name for p in self.target.path.glob("*.ndjson") if p.name not in ours)
+        if others:
+            note(f"{self.target.path} also holds {', '.join(others)}, not written by this run")
 
 
 def _done(manifest: Manifest, path: Path) -> bool:

@@ -148,7 +148,7 @@ def convert(
         report = bulk.convert(jobs)
         published = bulk.publish(issues_to)
     except KeyboardInterrupt:
-        raise _stopped(manifest, target, "interrupted") from None
+        raise _stopped(manifest, target, "interrupted", 130) from None
     except BrokenProcessPool as exc:
         raise _stopped(manifest, target, f"a worker process died ({exc})") from exc
     except BrokenPipeError:  # the reader of standard output is gone: main() ends quietly
@@ -277,9 +277,12 @@ def _close(manifest: Manifest, target: Target) -> None:
         manifest.close()
 
 
-def _stopped(manifest: Manifest, target: Target, why: str) -> typer.Exit:
+def _stopped(manifest: Manifest, target: Target, why: str, status: int = 1) -> typer.Exit:
+    """Say how far a stopped run went (status 130 for Ctrl-C, as shells do)."""
     done = manifest.count()
     _close(manifest, target)
     if target.kind == "stdout":
-        return fail(f"{why}; nothing was written")
-    return fail(f"{why} after {done} document(s); the same command with --resume continues the run")
+        fail(f"{why}; nothing was written")
+    else:
+        fail(f"{why} after {done} document(s); the same command with --resume continues it")
+    return typer.Exit(status)

@@ -287,3 +287,29 @@ def test_two_jobs_give_the_same_ndjson_as_one(tmp_path: Path) -> None:
         code, stderr = finish(process)
         assert code == 0, stderr
     assert (tmp_path / "out-1.ndjson").read_bytes() == (tmp_path / "out-2.ndjson").read_bytes()
+
+
+def test_ctrl_c_keeps_the_run_for_resume_and_exits_130(tmp_path: Path) -> None:
+    tree_of_variants(tmp_path / "in", 16)
+    process = convert_process("in", "-o", "out.ndjson", "--jobs", "2", cwd=tmp_path)
+    manifest = tmp_path / ".out.ndjson.crbio-convert" / "manifest.sqlite3"
+    deadline = time.monotonic() + 120
+    while recorded(manifest) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    code, stderr = finish(process)
+    assert code == 130, stderr
+    assert "interrupted after" in flat(stderr) and "--resume continues it" in flat(stderr)
+    assert "Traceback" not in stderr  # neither the main process nor a worker
+    assert manifest.is_file() and not (tmp_path / "out.ndjson").exists()
+    resumed = crbio("convert", "in", "-o", "out.ndjson", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    read_ndjson((tmp_path / "out.ndjson").read_bytes())
+
+
+def test_ndjson_of_an_earlier_run_in_the_directory_is_pointed_out(tmp_path: Path) -> None:
+    (tmp_path / "bulk").mkdir()
+    (tmp_path / "bulk" / "Immunization.ndjson").write_text("{}\n")
+    result = crbio("convert", EXAMPLES / "trod-covid.xml", "-o", "bulk", "--format", "ndjson")
+    assert result.exit_code == 0, result.output
+    assert "also holds Immunization.ndjson, not written by this run" in flat(result.stderr)
