@@ -115,7 +115,11 @@ def convert(
         ),
     ] = False,
 ) -> None:
-    """Convert CR-BIO / BIO-TROD documents to FHIR R4 (transaction Bundles or NDJSON)."""
+    """Convert CR-BIO / BIO-TROD documents to FHIR R4 (transaction Bundles or NDJSON).
+
+    Exit status: 0 every document converted, 1 some rejected (the report says which and
+    why), 2 usage error.
+    """
     stdin = _check_inputs(paths)
     ndjson = _format(output_format, out) is Format.ndjson
     target = _target(out, ndjson)
