@@ -7,6 +7,7 @@
   `Manifest`'s work directory that a killed run resumes from (`crbio convert`).
 - The FHIR Bulk Data export of the store (`bulk`, `jobs`, `worker`, `service`).
 """
+
 from __future__ import annotations
 
 from bridge.export.flatten import FlatDocument as FlatDocument
