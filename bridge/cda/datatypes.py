@@ -24,6 +24,7 @@ __all__ = [
     "INT",
     "IVL_PQ",
     "IVL_TS",
+    "NarrativePlace",
     "PQ",
     "PQR",
     "REAL",
@@ -55,11 +56,32 @@ class II:
 
 
 @dataclass(slots=True)
+class NarrativePlace:
+    """Where a narrative reference lands, for the codes whose text must name something.
+
+    A result's `originalText` often points at the table cell that holds its value
+    ("25 ug/L"), not at its label: the place gives what surrounds the target so that
+    the mapping layer can find the label. Cells are located on the table's grid
+    (colspan and rowspan counted), not by their position among their siblings.
+    """
+
+    # the referenced element's text; None when it is empty, or a whole row (whose text runs
+    # its cells together: `row_texts` has them one by one)
+    text: str | None
+    cell_text: str | None = None  # the whole table cell holding the target
+    # the other cells of its row: those left of the target's cell, nearest first (all of
+    # them, left to right, when the reference points at a whole row)
+    row_texts: tuple[str, ...] = ()
+    column_header: str | None = None  # the header cell above the target's column
+
+
+@dataclass(slots=True)
 class CD:
     """A coded value (CD, CE, CV, CO, CS): code, system, display, original text, translations.
 
     `original_text_ref` is the narrative reference as written; `original_text` is the
     text it points to (None when the target is missing) or the literal text.
+    `original_text_place` is filled for result codes only, when the target exists.
     """
 
     code: str | None
@@ -71,6 +93,7 @@ class CD:
     translations: tuple[CD, ...] = ()
     null_flavor: str | None = None
     node: Any = _node()
+    original_text_place: NarrativePlace | None = None
 
 
 @dataclass(slots=True)

@@ -34,6 +34,8 @@ __all__ = [
     "LabReportAct",
     "LabResult",
     "Media",
+    "Narrative",
+    "NarrativeElement",
     "Organization",
     "Participation",
     "Patient",
@@ -351,6 +353,41 @@ BodyEntry = (
 )
 
 
+# Narrative ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class NarrativeElement:
+    """One element of a narrative block, as written, whatever it is.
+
+    `name` is the local name of an HL7 v3 element ("table", "content"), and the
+    Clark name ("{namespace}local", "{}local" without namespace) of any other element,
+    so that it never passes for a CDA one. Attributes keep their names as lxml gives them
+    (Clark names for namespaced ones). Text and tails are `str` children, in order.
+    The reading keeps everything: what may be shown is the mapping layer's decision.
+    """
+
+    name: str
+    attributes: dict[str, str]
+    children: list[NarrativeElement | str]
+
+
+@dataclass(slots=True)
+class Narrative:
+    """A section's narrative block (`section/text`, CDA NarrativeBlock.xsd StrucDoc.Text).
+
+    `flattened` counts the elements nested deeper than the reader's bound, kept as
+    their text only. `ids` are the ID attributes met (links may point at them);
+    `has_footnote_refs` tells whether any footnoteRef needs footnotes numbered first.
+    """
+
+    content: list[NarrativeElement | str]
+    ids: frozenset[str] = frozenset()
+    has_footnote_refs: bool = False
+    flattened: int = 0
+    node: Any = _node()
+
+
 @dataclass(slots=True)
 class Section:
     key: str
@@ -362,6 +399,7 @@ class Section:
     sections: tuple[Section, ...] = ()
     ids: tuple[II, ...] = ()
     node: Any = _node()
+    narrative: Narrative | None = None  # the narrative block, as a tree
 
 
 @dataclass(slots=True)

@@ -29,7 +29,9 @@ from bridge.cda.model import (
     SpecimenCollection,
     UnknownEntry,
 )
+from bridge.cda.reading.narrative import read_narrative
 from bridge.cda.reading.participants import read_participation
+from bridge.cda.reading.tables import TableGrids
 from bridge.cda.reading.values import read_cd, read_ed, read_ids, read_time, read_value
 from bridge.cda.reading.xml import (
     NONE,
@@ -101,9 +103,20 @@ class BodyReader:
 
     def __init__(self, narrative: NarrativeIndex) -> None:
         self.narrative = narrative
+        self.tables = TableGrids()
 
     def cd(self, el: etree._Element | None) -> CD | None:
         return read_cd(el, self.narrative)
+
+    def code(self, el: etree._Element | None) -> CD | None:
+        """The code of a result, battery or isolate, with the place in the narrative its
+        originalText points at: the mapping layer looks there for the analysis's name."""
+        code = read_cd(el, self.narrative)
+        if code is not None and code.original_text_ref:
+            target = self.narrative.target(code.original_text_ref)
+            if target is not None:
+                code.original_text_place = self.tables.place(target)
+        return code
 
     # Sections -------------------------------------------------------------
 
@@ -131,16 +144,18 @@ class BodyReader:
             if sub is not None:
                 subsections.append(self.section(sub, f"{key}.{i}", depth + 1))
         narrative_only = not entries and not subsections
+        text = one(k, "text")
         return Section(
             key=key,
             template_ids=_template_ids(k),
             code=self.cd(one(k, "code")),
             title=plain_text(one(k, "title")),
-            text=plain_text(one(k, "text")) if narrative_only else None,
+            text=plain_text(text) if narrative_only else None,
             entries=tuple(entries),
             sections=tuple(subsections),
             ids=read_ids(k.get("id")),
             node=el,
+            narrative=read_narrative(text),
         )
 
     # Statements -----------------------------------------------------------
@@ -233,7 +248,7 @@ class BodyReader:
         parts = self._parts(k.get("component", NONE), key, depth)
         return Battery(
             key=key,
-            code=self.cd(one(k, "code")),
+            code=self.code(one(k, "code")),
             ids=read_ids(k.get("id")),
             status=_status(k),
             effective=read_time(one(k, "effectiveTime")),
@@ -254,7 +269,7 @@ class BodyReader:
             key=key,
             organism=self.cd(one(organism, "code")),
             isolate_ids=read_ids(role.get("id")),
-            code=self.cd(one(k, "code")),
+            code=self.code(one(k, "code")),
             ids=read_ids(k.get("id")),
             status=_status(k),
             effective=read_time(one(k, "effectiveTime")),
@@ -271,7 +286,7 @@ class BodyReader:
         parts = self._parts(k.get("entryRelationship", NONE), key, depth)
         return LabResult(
             key=key,
-            code=self.cd(one(k, "code")),
+            code=self.code(one(k, "code")),
             ids=read_ids(k.get("id")),
             status=_status(k),
             effective=read_time(one(k, "effectiveTime")),
@@ -294,7 +309,7 @@ class BodyReader:
         k = kids(el)
         return EarlierResult(
             key=key,
-            code=self.cd(one(k, "code")),
+            code=self.code(one(k, "code")),
             status=_status(k),
             effective=read_time(one(k, "effectiveTime")),
             value=read_value(one(k, "value"), self.narrative),

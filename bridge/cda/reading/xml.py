@@ -128,10 +128,13 @@ class NarrativeIndex:
         self._root = root
         self._by_id: dict[str, etree._Element] | None = None
 
-    def text(self, reference: str | None) -> str | None:
+    def target(self, reference: str | None) -> etree._Element | None:
+        """The element a reference points at; None when it points at nothing."""
         if not reference:
             return None
         if self._by_id is None:
             self._by_id = {str(value): value.getparent() for value in _IDS(self._root)}
-        target = self._by_id.get(reference.strip().removeprefix("#"))
-        return plain_text(target)
+        return self._by_id.get(reference.strip().removeprefix("#"))
+
+    def text(self, reference: str | None) -> str | None:
+        return plain_text(self.target(reference))

@@ -1,0 +1,81 @@
+"""Reader for narrative blocks (`section/text`): the human-readable part of a section.
+
+The block is read as it is written, into `NarrativeElement` trees: every element,
+attribute and piece of text, from whatever namespace. Deciding what may be shown
+(FHIR's XHTML rules) belongs to the mapping layer; reading it all here keeps every
+element walk of the project in `bridge.cda`.
+
+Depth is bounded: an element nested deeper than `NARRATIVE_MAX_DEPTH` below
+`section/text` is kept as its text only ("flattened"), so that a hostile document
+(tables nested five hundred deep) can neither exhaust the stack nor be refused for a
+display detail. Real reports nest a table in a cell once or twice (about ten levels).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from bridge.cda.model import Narrative, NarrativeElement
+from bridge.cda.parsing import V3
+
+__all__ = ["NARRATIVE_MAX_DEPTH", "read_narrative"]
+
+NARRATIVE_MAX_DEPTH = 32
+_V3_PREFIX = f"{{{V3}}}"
+_V3_LENGTH = len(_V3_PREFIX)
+_NO_ATTRIBUTES: dict[str, str] = {}  # shared by every element without attributes; never mutated
+
+
+class _Reading:
+    """What one block's walk collects besides the tree."""
+
+    __slots__ = ("ids", "footnote_refs", "flattened")
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.footnote_refs = False
+        self.flattened = 0
+
+    def element(self, el: etree._Element, depth: int) -> NarrativeElement | str:
+        if depth > NARRATIVE_MAX_DEPTH:
+            self.flattened += 1
+            return "".join(el.itertext())
+        tag = el.tag
+        if tag.startswith(_V3_PREFIX):
+            name = tag[_V3_LENGTH:]
+        else:  # another namespace, or none (xmlns=""): never taken for a CDA element
+            name = tag if tag[0] == "{" else "{}" + tag
+        attributes = dict(el.attrib) if el.attrib else _NO_ATTRIBUTES
+        if attributes:
+            id_value = attributes.get("ID")
+            if id_value:
+                self.ids.add(id_value)
+        if name == "footnoteRef":
+            self.footnote_refs = True
+        return NarrativeElement(name, attributes, self.children(el, depth))
+
+    def children(self, el: etree._Element, depth: int) -> list[NarrativeElement | str]:
+        found: list[NarrativeElement | str] = []
+        if el.text:
+            found.append(el.text)
+        for item in el:
+            if item.tag.__class__ is str:  # comments and processing instructions are not read
+                found.append(self.element(item, depth + 1))
+            if item.tail:
+                found.append(item.tail)
+        return found
+
+
+def read_narrative(text: etree._Element | None) -> Narrative | None:
+    """The narrative block `text` (a section's `text` element) as a tree; None when absent."""
+    if text is None:
+        return None
+    reading = _Reading()
+    content = reading.children(text, 0)
+    return Narrative(
+        content=content,
+        ids=frozenset(reading.ids),
+        has_footnote_refs=reading.footnote_refs,
+        flattened=reading.flattened,
+        node=text,
+    )
