@@ -63,7 +63,7 @@ CHAPTER = """<component><section>
   <templateId root="1.3.6.1.4.1.19376.1.3.3.2.1"/><templateId root="1.2.250.1.213.1.1.2.70"/>
   <code code="{chapter}" codeSystem="2.16.840.1.113883.6.1" displayName="{chapter_name}"/>
   <title>{chapter_name}</title>
-  <text><content ID="label-1">Glucose à jeun</content><content ID="label-2">Second</content></text>
+  <text>{narrative}</text>
   <entry typeCode="DRIV">
     <templateId root="1.3.6.1.4.1.19376.1.3.1"/><templateId root="1.2.250.1.213.1.1.3.21"/>
     <act classCode="ACT" moodCode="EVN">
@@ -83,6 +83,7 @@ RESULT = """<entryRelationship typeCode="COMP"><observation classCode="OBS" mood
   {rest}
 </observation></entryRelationship>"""
 
+NARRATIVE = '<content ID="label-1">Glucose à jeun</content><content ID="label-2">Second</content>'
 GLUCOSE_CODE = (
     '<code code="40193-5" codeSystem="2.16.840.1.113883.6.1" '
     'displayName="Glucose à jeun [Moles/Volume] Sérum/Plasma ; Numérique">'
@@ -112,9 +113,13 @@ def document(
     extra_header: str = "",
     related: str = "",
     extra_sections: str = "",
+    narrative: str = NARRATIVE,
 ) -> bytes:
     section = CHAPTER.format(
-        chapter=chapter, chapter_name=chapter_name, act_content="\n".join(act_content)
+        chapter=chapter,
+        chapter_name=chapter_name,
+        act_content="\n".join(act_content),
+        narrative=narrative,
     )
     return HEADER.format(
         ins=ins,

@@ -47,6 +47,7 @@ class MappingContext:
     document_key: str  # canonical form of the document id, for document-scoped ids
     correspondence: Correspondence
     displays: Mapping[tuple[str, str], str] | None = None  # (system, code) → display, offline
+    labels: Callable[[str], str | None] | None = None  # LOINC code → JDV French label
     issues: Issues = field(default_factory=Issues)
     bundle: BundleBuilder = field(default_factory=BundleBuilder)
     subject: dict[str, str] | None = None

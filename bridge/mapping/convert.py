@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +16,7 @@ import orjson
 from bridge.cda import DEFAULT_MAX_BYTES, CdaDocument, DocumentKind, read_document
 from bridge.mapping import templates as _templates  # noqa: F401 - registers the mappers
 from bridge.mapping.context import Correspondence, MappingContext
-from bridge.mapping.correspondence import seed_correspondence
+from bridge.mapping.correspondence import seed_correspondence, seed_label
 from bridge.mapping.issues import Issue
 from bridge.mapping.templates.document import map_document
 
@@ -69,6 +69,7 @@ def convert(
     *,
     correspondence: Correspondence | None = None,
     displays: Mapping[tuple[str, str], str] | None = None,
+    labels: Callable[[str], str | None] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Conversion:
     """Convert a CR-BIO or BIO-TROD document into a FHIR R4 transaction Bundle.
@@ -78,6 +79,8 @@ def convert(
         correspondence: JDV lookup for 2021-style second units; the seed rows by default.
         displays: (system, code) → display for codes written without displayName (the
             French displays of the value sets synchronised from the SMT).
+        labels: LOINC code → the JDV French label of the analysis, for a result whose
+            document names it nowhere (`Observation.code.text`); the seed rows by default.
         max_bytes: documents larger than this are refused.
 
     Raises:
@@ -93,6 +96,7 @@ def convert(
             document_key=_document_key(doc),
             correspondence=correspondence or seed_correspondence,
             displays=displays,
+            labels=labels or seed_label,
         )
         map_document(doc, ctx)
         conversion = Conversion(

@@ -1,10 +1,10 @@
-"""JDV correspondences known offline: which LOINC codes the same analysis in the other unit.
+"""What the JDV seed answers offline: correspondences and French labels of analyses.
 
 The seed (`mappings/jdv-circuit-biologie-seed.csv`, rows of the brief, each with
-its source) answers the converter's one question: a result coded C gives a second
-value in unit U; which LOINC code does that value carry? The terminology layer
-answers the same question from the full imported JDV and can be passed to
-`convert()` instead.
+its source) answers the converter's two questions: a result coded C gives a second
+value in unit U; which LOINC code does that value carry? And what is the French
+label of the analysis coded C, when the document names it nowhere? The terminology
+layer answers both from the full imported JDV and can be passed to `convert()`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bridge.datafiles import read_table
 from bridge.mapping.codes import LOINC
 from bridge.mapping.units import read_unit
 
-__all__ = ["seed_correspondence"]
+__all__ = ["seed_correspondence", "seed_label"]
 
 
 @cache
@@ -39,3 +39,13 @@ def seed_correspondence(code: str, unit: str) -> dict[str, str] | None:
     if target is None or not target["ucum_unit"] or ucum != target["ucum_unit"]:
         return None
     return {"system": LOINC, "code": target["loinc"], "display": target["label_fr"]}
+
+
+def seed_label(code: str) -> str | None:
+    """The JDV French label of the analysis coded `code` (LOINC), when the seed has it.
+
+    >>> seed_label("40193-5")
+    'Glucose à jeun [Moles/Volume] Sérum/Plasma ; Numérique'
+    """
+    row = _rows().get(code)
+    return row["label_fr"] or None if row is not None else None

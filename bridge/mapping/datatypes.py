@@ -109,7 +109,8 @@ def codeable_concept(
     if loinc_first and len(codings) > 1:
         codings.sort(key=lambda c: c.get("system") != LOINC)
     text = cd.original_text
-    if cd.original_text_ref and text is None:
+    # (a result code's reference that found its target, empty, is no missing reference)
+    if cd.original_text_ref and text is None and cd.original_text_place is None:
         ctx.issues.add(
             "narrative-reference-missing",
             cd.node,

@@ -377,12 +377,21 @@ class TerminologyService:
         self._displays = (now, found)
         return found
 
+    def analysis_label(self, code: str) -> str | None:
+        """The JDV French label of a LOINC analysis: its print label, else its reference label."""
+        concept = self.jdv().concept(code)
+        return (concept.print_label or concept.display) if concept is not None else None
+
     def conversion_options(self) -> dict[str, Any]:
         """What `bridge.mapping.convert` takes from the terminology: the JDV's second-unit
-        correspondences and the synced displays. Every path that converts (the API, `crbio
-        serve --ingest`, `crbio batch`) passes these, so a document gives the same Bundle
-        whichever way it comes in."""
-        return {"correspondence": self.correspondence, "displays": self.displays()}
+        correspondences and analysis labels, and the synced displays. Every path that
+        converts (the API, `crbio serve --ingest`, `crbio batch`) passes these, so a
+        document gives the same Bundle whichever way it comes in."""
+        return {
+            "correspondence": self.correspondence,
+            "displays": self.displays(),
+            "labels": self.analysis_label,
+        }
 
 
 def from_settings(settings: Any, store: TerminologyStore | None = None) -> TerminologyService:

@@ -425,7 +425,11 @@ def test_result_code_without_display_is_a_warning() -> None:
     issue = one_issue(conversion, "display-missing", SECOND_GLUCOSE + "/code")
     assert issue.input == "53049-3"
     obs = observations(conversion)
-    assert obs["53049-3"]["code"] == {"coding": [{"system": "http://loinc.org", "code": "53049-3"}]}
+    # the document names the analysis nowhere: the JDV's French label does
+    assert obs["53049-3"]["code"] == {
+        "coding": [{"system": "http://loinc.org", "code": "53049-3"}],
+        "text": "Glucose à jeun [Masse/Volume] Sérum/Plasma ; Numérique",
+    }
     assert obs["53049-3"]["valueQuantity"]["value"] == Decimal("0.95")
     assert "display" in obs["40193-5"]["code"]["coding"][0]
 
@@ -449,7 +453,8 @@ def test_missing_narrative_target_is_ignored() -> None:
         variant(GLUCOSE, '<reference value="#glu-gl"/>', '<reference value="#absent-id"/>')
     )
     obs = observations(conversion)
-    assert "text" not in obs["53049-3"]["code"]
+    # the text comes from the displayName instead (Observation.code.text rule)
+    assert obs["53049-3"]["code"]["text"] == "Glucose à jeun [Masse/Volume] Sérum/Plasma ; Numérique"
     assert obs["53049-3"]["code"]["coding"][0]["code"] == "53049-3"
     assert obs["40193-5"]["code"]["text"] == "Glycémie à jeun (mmol/L)"
     [issue] = issues_with(conversion, "narrative-reference-missing")

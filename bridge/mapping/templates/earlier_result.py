@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.cda.model import EarlierResult
+from bridge.mapping.code_text import with_analysis_text
 from bridge.mapping.codes import CODE_ABSENT
 from bridge.mapping.context import MappingContext
 from bridge.mapping.datatypes import codeable_concept, effective
@@ -37,7 +38,13 @@ def earlier_results(
             "resourceType": "Observation",
             "id": local_id,
             "status": observation_status(earlier.status, earlier.node, ctx),
-            "code": codeable_concept(earlier.code, ctx, loinc_first=True) or CODE_ABSENT,
+            "code": with_analysis_text(
+                codeable_concept(earlier.code, ctx, loinc_first=True),
+                earlier.code,
+                earlier.value,
+                ctx,
+            )
+            or CODE_ABSENT,
             "subject": ctx.subject,
         }
         when = effective(earlier.effective, ctx)

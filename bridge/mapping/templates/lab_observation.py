@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.cda.model import LabResult, UnknownEntry
+from bridge.mapping.code_text import with_analysis_text
 from bridge.mapping.codes import CODE_ABSENT, DATA_ABSENT_REASON, LOINC, NOT_PERFORMED
 from bridge.mapping.context import MappingContext, Scope
 from bridge.mapping.datatypes import codeable_concept
@@ -40,10 +41,12 @@ REPLACED = {
 def result_code(result: Any, ctx: MappingContext, *, compared: bool = True) -> dict[str, Any]:
     """Observation.code: LOINC first, translations kept; without LOINC, a warning (brief §3).
 
-    `compared` is False for batteries: a panel is never compared, so a panel coded
-    without LOINC (a lab's own battery) is not worth a warning.
+    `code.text` names the analysis, never the value its originalText may point at
+    (`bridge.mapping.code_text`). `compared` is False for batteries: a panel is never
+    compared, so a panel coded without LOINC (a lab's own battery) is not worth a warning.
     """
     code = codeable_concept(result.code, ctx, loinc_first=True, require_display=compared)
+    code = with_analysis_text(code, result.code, getattr(result, "value", None), ctx)
     node = result.code.node if result.code is not None else result.node
     if code is None:
         ctx.issues.add("code-missing", node, "element without code nor text")

@@ -86,10 +86,10 @@ def test_local_only_code_is_kept_with_a_warning() -> None:
     assert [i.code for i in issues] == ["loinc-absent"]
 
 
-def test_a_missing_narrative_target_is_ignored() -> None:
+def test_a_missing_narrative_target_is_ignored_for_the_display_name() -> None:
     code = GLUCOSE_CODE.replace("#label-1", "#nowhere")
     [obs], _, issues = observations(result(code=code))
-    assert "text" not in obs["code"]
+    assert obs["code"]["text"] == "Glucose à jeun [Moles/Volume] Sérum/Plasma ; Numérique"
     assert [i.code for i in issues] == ["narrative-reference-missing"]
 
 
