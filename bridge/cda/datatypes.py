@@ -13,6 +13,7 @@ once read, and nothing hashes them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "REAL",
     "RTO",
     "ST",
+    "Surroundings",
     "TS",
     "Address",
     "NamePart",
@@ -55,7 +57,17 @@ class II:
     assigning_authority: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class Surroundings:
+    """What surrounds a narrative element in its table."""
+
+    cell_text: str | None = None  # the whole table cell holding the element
+    # the other cells of its row: those left of the element's cell, nearest first (all of
+    # them, left to right, when the element is a whole row)
+    row_texts: tuple[str, ...] = ()
+    column_header: str | None = None  # the header cell above the element's column
+
+
 class NarrativePlace:
     """Where a narrative reference lands, for the codes whose text must name something.
 
@@ -63,16 +75,48 @@ class NarrativePlace:
     ("25 ug/L"), not at its label: the place gives what surrounds the target so that
     the mapping layer can find the label. Cells are located on the table's grid
     (colspan and rowspan counted), not by their position among their siblings.
+
+    `text` is the referenced element's text: None when it is empty, or when it is a
+    whole row (whose text runs its cells together: `row_texts` has them one by one).
+    Both are worked out on first use: most references point at a label, and laying a
+    table out for each would cost more than reading the table.
     """
 
-    # the referenced element's text; None when it is empty, or a whole row (whose text runs
-    # its cells together: `row_texts` has them one by one)
-    text: str | None
-    cell_text: str | None = None  # the whole table cell holding the target
-    # the other cells of its row: those left of the target's cell, nearest first (all of
-    # them, left to right, when the reference points at a whole row)
-    row_texts: tuple[str, ...] = ()
-    column_header: str | None = None  # the header cell above the target's column
+    __slots__ = ("_read_text", "_find", "_text", "_found")
+
+    def __init__(
+        self, read_text: Callable[[], str | None], find: Callable[[], Surroundings]
+    ) -> None:
+        self._read_text = read_text
+        self._find = find
+        self._text: tuple[str | None] | None = None
+        self._found: Surroundings | None = None
+
+    @property
+    def text(self) -> str | None:
+        if self._text is None:
+            self._text = (self._read_text(),)
+        return self._text[0]
+
+    def _surroundings(self) -> Surroundings:
+        if self._found is None:
+            self._found = self._find()
+        return self._found
+
+    @property
+    def cell_text(self) -> str | None:
+        return self._surroundings().cell_text
+
+    @property
+    def row_texts(self) -> tuple[str, ...]:
+        return self._surroundings().row_texts
+
+    @property
+    def column_header(self) -> str | None:
+        return self._surroundings().column_header
+
+    def __repr__(self) -> str:
+        return f"NarrativePlace({self.text!r}, {self._surroundings()!r})"
 
 
 @dataclass(slots=True)

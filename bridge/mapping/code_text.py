@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
-from typing import Any
-
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from bridge.cda.datatypes import CD, ED, INT, IVL_PQ, PQ, REAL, ST, Value
 from bridge.mapping.codes import LOINC, interpretation_display
@@ -48,7 +46,7 @@ _QUANTITY = re.compile(
     r"\s*[)\]]?\s*(?P<unit>[^\s\d()\[\]][^\s]*)?\s*[)\]]?"
 )
 _DATE = re.compile(r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})\b.*")
-_SPACES = re.compile(r"\s+")
+_LETTER = re.compile(r"[^\W\d_]")
 # Column headers that say what a column holds, not which analysis (compared unaccented)
 GENERIC_HEADERS = frozenset(
     {
@@ -79,14 +77,34 @@ GENERIC_HEADERS = frozenset(
 )
 
 
-def _plain(text: str) -> str:
-    """Lower case, accents off, spaces collapsed: how two labels are compared."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return _SPACES.sub(" ", "".join(c for c in decomposed if not unicodedata.combining(c))).strip()
+def _folded(text: str) -> str:
+    """Lower case, spaces collapsed: how a text is compared with the result's value."""
+    return " ".join(text.casefold().split())
+
+
+def _unaccented(text: str) -> str:
+    """Folded, accents off: how a column header is compared with the generic ones."""
+    decomposed = unicodedata.normalize("NFKD", _folded(text))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class _ValueTexts:
+    """The result's value as a narrative may print it, compared with `_folded`: listed on
+    first use, since most candidate labels are told apart by their form alone."""
+
+    __slots__ = ("_value", "_texts")
+
+    def __init__(self, value: Value | None) -> None:
+        self._value = value
+        self._texts: frozenset[str] | None = None
+
+    def __contains__(self, text: str) -> bool:
+        if self._texts is None:
+            self._texts = _value_texts(self._value)
+        return text in self._texts
 
 
 def _value_texts(value: Value | None) -> frozenset[str]:
-    """The result's value as a narrative may print it, compared with `_plain`."""
     texts: list[str | None] = []
     if isinstance(value, PQ):
         texts += [value.value, value.unit]
@@ -102,15 +120,15 @@ def _value_texts(value: Value | None) -> frozenset[str]:
         texts.append(value.text)
     elif isinstance(value, INT | REAL):
         texts.append(value.value)
-    return frozenset(_plain(t) for t in texts if t)
+    return frozenset(_folded(t) for t in texts if t)
 
 
-def _is_quantity(text: str, value_texts: frozenset[str]) -> bool:
+def _is_quantity(text: str, value_texts: _ValueTexts) -> bool:
     match = _QUANTITY.fullmatch(text)
     if match is None:
         return False
     unit = match["unit"]
-    return unit is None or _plain(unit) in value_texts or read_unit(unit).code is not None
+    return unit is None or _folded(unit) in value_texts or read_unit(unit).code is not None
 
 
 def names_analysis(text: str | None, value: Value | None = None) -> bool:
@@ -121,18 +139,16 @@ def names_analysis(text: str | None, value: Value | None = None) -> bool:
     >>> names_analysis("25-OH vitamine D"), names_analysis("H"), names_analysis("12/03/2025")
     (True, False, False)
     """
-    return _names_analysis(text, _value_texts(value))
+    return _names_analysis(text, _ValueTexts(value))
 
 
-def _names_analysis(text: str | None, value_texts: frozenset[str]) -> bool:
-    if not text or not any(c.isalpha() for c in text):
+def _names_analysis(text: str | None, value_texts: _ValueTexts) -> bool:
+    if not text or _LETTER.search(text) is None:
         return False
     stripped = text.strip()
-    if _plain(stripped) in value_texts or interpretation_display(stripped) is not None:
+    if _is_quantity(stripped, value_texts) or _is_unit(stripped) or _DATE.fullmatch(stripped):
         return False
-    return not (
-        _is_quantity(stripped, value_texts) or _is_unit(stripped) or _DATE.fullmatch(stripped)
-    )
+    return interpretation_display(stripped) is None and _folded(stripped) not in value_texts
 
 
 def _is_unit(text: str) -> bool:
@@ -142,17 +158,19 @@ def _is_unit(text: str) -> bool:
     return read_unit(text).code is not None
 
 
-def _candidates(cd: CD) -> list[tuple[str | None, bool]]:
-    """(text, is a column header) in the order of the rule, from the code's narrative place."""
+def _candidates(cd: CD) -> Iterator[tuple[str | None, bool]]:
+    """(text, is a column header) in the order of the rule, from the code's narrative place:
+    one at a time, so that a table is laid out only when the target names nothing."""
     place = cd.original_text_place
     if place is None:  # a literal originalText, or a reference to nothing
-        return [(cd.original_text, False)]
-    found: list[tuple[str | None, bool]] = [(place.text, False)]
+        yield cd.original_text, False
+        return
+    yield place.text, False
     if not place.text:
-        found.append((place.cell_text, False))
-    found += [(text, False) for text in place.row_texts]
-    found.append((place.column_header, True))
-    return found
+        yield place.cell_text, False
+    for text in place.row_texts:
+        yield text, False
+    yield place.column_header, True
 
 
 def analysis_text(
@@ -166,12 +184,12 @@ def analysis_text(
     `code` is the CodeableConcept already built from `cd` (its first coding's display
     is the displayName, or a synchronised French display); `labels` gives JDV labels.
     """
-    value_texts = _value_texts(value)
+    value_texts = _ValueTexts(value)
     if cd is not None:
         for text, header in _candidates(cd):
             if not _names_analysis(text, value_texts):
                 continue
-            if header and _plain(text or "") in GENERIC_HEADERS:
+            if header and _unaccented(text or "") in GENERIC_HEADERS:
                 continue
             return " ".join(text.split())  # type: ignore[union-attr]
     codings = code.get("coding", ()) if code else ()

@@ -454,7 +454,8 @@ def test_missing_narrative_target_is_ignored() -> None:
     )
     obs = observations(conversion)
     # the text comes from the displayName instead (Observation.code.text rule)
-    assert obs["53049-3"]["code"]["text"] == "Glucose à jeun [Masse/Volume] Sérum/Plasma ; Numérique"
+    label = "Glucose à jeun [Masse/Volume] Sérum/Plasma ; Numérique"
+    assert obs["53049-3"]["code"]["text"] == label
     assert obs["53049-3"]["code"]["coding"][0]["code"] == "53049-3"
     assert obs["40193-5"]["code"]["text"] == "Glycémie à jeun (mmol/L)"
     [issue] = issues_with(conversion, "narrative-reference-missing")

@@ -74,7 +74,7 @@ def test_the_nearest_label_to_the_left_wins_over_a_group_label() -> None:
 
 def test_flags_and_second_units_left_of_the_value_are_skipped() -> None:
     narrative = table(
-        '<tr><td>Glycémie</td><td>H</td><td>1.30 g/L</td>'
+        "<tr><td>Glycémie</td><td>H</td><td>1.30 g/L</td>"
         '<td><content ID="v1">7.2 mmol/L</content></td></tr>'
     )
     value = '<value xsi:type="PQ" value="7.2" unit="mmol/L"/>'
@@ -124,7 +124,9 @@ def test_a_reference_to_a_whole_row_takes_its_label_cell() -> None:
 
 
 def test_a_coded_value_is_no_label() -> None:
-    narrative = table('<tr><td>Recherche de RAI</td><td><content ID="v1">Négative</content></td></tr>')
+    narrative = table(
+        '<tr><td>Recherche de RAI</td><td><content ID="v1">Négative</content></td></tr>'
+    )
     value = (
         '<value xsi:type="CD" code="260385009" codeSystem="2.16.840.1.113883.6.96" '
         'displayName="Négative"/>'

@@ -36,33 +36,42 @@ class _Reading:
         self.footnote_refs = False
         self.flattened = 0
 
-    def element(self, el: etree._Element, depth: int) -> NarrativeElement | str:
-        if depth > NARRATIVE_MAX_DEPTH:
-            self.flattened += 1
-            return "".join(el.itertext())
-        tag = el.tag
-        if tag.startswith(_V3_PREFIX):
-            name = tag[_V3_LENGTH:]
-        else:  # another namespace, or none (xmlns=""): never taken for a CDA element
-            name = tag if tag[0] == "{" else "{}" + tag
-        attributes = dict(el.attrib) if el.attrib else _NO_ATTRIBUTES
-        if attributes:
-            id_value = attributes.get("ID")
-            if id_value:
-                self.ids.add(id_value)
-        if name == "footnoteRef":
-            self.footnote_refs = True
-        return NarrativeElement(name, attributes, self.children(el, depth))
-
     def children(self, el: etree._Element, depth: int) -> list[NarrativeElement | str]:
+        """The children of `el` at `depth`, text and tails in place, elements read in turn.
+
+        One function for both levels (rather than one per element): narrative blocks are
+        a tenth of a report's elements, and a call per element is most of their cost.
+        """
         found: list[NarrativeElement | str] = []
-        if el.text:
-            found.append(el.text)
+        text = el.text
+        if text:
+            found.append(text)
+        deeper = depth + 1
         for item in el:
-            if item.tag.__class__ is str:  # comments and processing instructions are not read
-                found.append(self.element(item, depth + 1))
-            if item.tail:
-                found.append(item.tail)
+            tag = item.tag
+            if tag.__class__ is str:  # comments and processing instructions are not read
+                if depth >= NARRATIVE_MAX_DEPTH:
+                    self.flattened += 1
+                    found.append("".join(item.itertext()))
+                else:
+                    if tag.startswith(_V3_PREFIX):
+                        name = tag[_V3_LENGTH:]
+                    else:  # another namespace, or none (xmlns=""): never a CDA element
+                        name = tag if tag[0] == "{" else "{}" + tag
+                    items = item.items()
+                    if items:
+                        attributes = dict(items)
+                        id_value = attributes.get("ID")
+                        if id_value:
+                            self.ids.add(id_value)
+                    else:
+                        attributes = _NO_ATTRIBUTES
+                    if name == "footnoteRef":
+                        self.footnote_refs = True
+                    found.append(NarrativeElement(name, attributes, self.children(item, deeper)))
+            tail = item.tail
+            if tail:
+                found.append(tail)
         return found
 
 

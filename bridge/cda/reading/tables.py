@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from bridge.cda.datatypes import NarrativePlace
+from bridge.cda.datatypes import NarrativePlace, Surroundings
 from bridge.cda.parsing import V3
 
 __all__ = ["TableGrids"]
@@ -32,6 +32,8 @@ def _text(el: etree._Element | None) -> str | None:
     """All text below `el`, a line break read as a space, whitespace collapsed."""
     if el is None:
         return None
+    if not len(el):
+        return " ".join(el.text.split()) or None if el.text else None
     parts: list[str] = []
     for event, node in etree.iterwalk(el, events=("start", "end")):
         if event == "start":
@@ -44,8 +46,16 @@ def _text(el: etree._Element | None) -> str | None:
     return " ".join("".join(parts).split()) or None
 
 
+def _own_text(target: etree._Element) -> str | None:
+    """A target's text; None for a whole row, whose text runs its cells together."""
+    return None if target.tag == _TR else _text(target)
+
+
 def _span(cell: etree._Element, name: str) -> int:
-    written = cell.get(name, "1").strip()
+    written = cell.get(name)
+    if written is None:
+        return 1
+    written = written.strip()
     return min(max(int(written), 1), _MAX_SPAN) if written.isdigit() else 1
 
 
@@ -103,7 +113,9 @@ class TableGrids:
 
     def place(self, target: etree._Element) -> NarrativePlace:
         """What surrounds `target`: its cell, the other cells of its row, its column's header."""
-        text = _text(target)
+        return NarrativePlace(lambda: _own_text(target), lambda: self._surroundings(target))
+
+    def _surroundings(self, target: etree._Element) -> Surroundings:
         cell = row = None
         for el in (target, *target.iterancestors()):
             if el.tag in _CELLS:
@@ -114,14 +126,13 @@ class TableGrids:
             elif el.tag == _TEXT:
                 break
         if row is None:
-            return NarrativePlace(text)
+            return Surroundings()
         group = row.getparent()
         grid = self._grid(group)
-        if cell is None:  # a whole row: its text runs the cells together; each cell instead
-            return NarrativePlace(None, row_texts=grid.texts(row, range(_MAX_COLUMNS)))
+        if cell is None:  # a whole row: every cell, left to right
+            return Surroundings(row_texts=grid.texts(row, range(_MAX_COLUMNS)))
         column = grid.columns.get(cell, 0)
-        return NarrativePlace(
-            text,
+        return Surroundings(
             cell_text=_text(cell),
             row_texts=grid.texts(row, range(column - 1, -1, -1)),
             column_header=self._header(group, column) if column else None,
