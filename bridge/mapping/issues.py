@@ -29,6 +29,7 @@ IssueCode = Literal[
     "loinc-check-digit",  # a LOINC code whose check digit is wrong
     "media-invalid",  # a PDF or image whose bytes are not what its type says
     "narrative-reference-missing",  # originalText points to an ID absent from the narrative
+    "narrative-sanitised",  # narrative markup FHIR does not allow, dropped (its text kept)
     "nullflavor-mapped",  # a nullFlavor became a dataAbsentReason
     "patient-without-ins",  # the patient has no INS: linked by the local id only
     "range-low-equals-high",  # a reference range with low = high (kept)

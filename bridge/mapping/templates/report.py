@@ -2,7 +2,7 @@
 
 source: ClinicalDocument header (id, code, title, effectiveTime, legalAuthenticator,
         documentationOf/serviceEvent with lab:statusCode and the lab performer,
-        relatedDocument RPLC) and the results of the body
+        relatedDocument RPLC), the results of the body, the narrative of every section
 target: DiagnosticReport (brief §3, "The report itself")
 
 Report-level comments use R5's DiagnosticReport.note through its R4 cross-version
@@ -21,6 +21,7 @@ from bridge.mapping.context import MappingContext
 from bridge.mapping.datatypes import codeable_concept, date_time, identifier
 from bridge.mapping.ids import stable_id
 from bridge.mapping.templates.participants import entity_references, responsible_party
+from bridge.mapping.templates.report_text import report_text
 
 __all__ = [
     "HeaderActors",
@@ -113,6 +114,9 @@ def map_report(
     }
     if header.language:
         resource["language"] = header.language
+    when = _effective(doc, results, ctx)
+    # DiagnosticReport.text: the header and every section's narrative (report_text.py)
+    resource["text"] = report_text(doc, when, ctx)
     extensions = [{"url": NOTE_EXTENSION, "valueAnnotation": n} for n in ctx.notes]
     for related in header.related_documents:
         if related.type_code == "RPLC":
@@ -162,7 +166,6 @@ def map_report(
     resource["subject"] = ctx.subject
     if ctx.encounter:
         resource["encounter"] = ctx.encounter
-    when = _effective(doc, results, ctx)
     if when:
         resource[when[0]] = when[1]
     if ctx.issued:
