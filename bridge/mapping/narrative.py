@@ -123,8 +123,6 @@ class NarrativeContext:
     footnotes: list[tuple[int, Fragment]] = field(default_factory=list)  # bodies to write
     footnote_count: int = 0
     dropped: set[str] = field(default_factory=set)  # what was not shown as markup
-    # (XHTML tag, CDA attributes, extra CSS) → (XHTML attributes, dropped ones): _carried
-    attributes: dict[tuple, tuple] = field(default_factory=dict)
     _link_targets: frozenset[str] | None = None
     _media: Mapping[str, str | None] | None = None
 
@@ -214,17 +212,13 @@ class _Converter:
             self.text(node)
 
     def attributes(self, el: NarrativeElement, rule: Rule, extra: str = "") -> tuple:
-        """The attributes `rule` carries over, styleCode as CSS (plus `extra` CSS); worked
-        out once per distinct set of attributes of a document."""
+        """The attributes `rule` carries over, styleCode as CSS (plus `extra` CSS)."""
         if not el.attributes and not extra:
             return ()
-        key = (rule.tag, tuple(el.attributes.items()), extra)
-        found = self.context.attributes.get(key)
-        if found is None:
-            found = self.context.attributes[key] = _carried(el, rule, extra)
-        if found[1]:
-            self.context.dropped.update(found[1])
-        return found[0]
+        written, dropped = _carried(el, rule, extra)
+        if dropped:
+            self.context.dropped.update(dropped)
+        return written
 
     # Content models --------------------------------------------------------
 
