@@ -18,11 +18,13 @@ from lxml import etree
 from bridge.cda.model import Narrative, NarrativeElement
 from bridge.cda.parsing import V3
 
-__all__ = ["NARRATIVE_MAX_DEPTH", "read_narrative"]
+__all__ = ["ELEMENT_ONLY", "NARRATIVE_MAX_DEPTH", "read_narrative"]
 
 NARRATIVE_MAX_DEPTH = 32
 _V3_PREFIX = f"{{{V3}}}"
 _V3_LENGTH = len(_V3_PREFIX)
+# CDA narrative elements without text of their own (NarrativeBlock.xsd: element-only)
+ELEMENT_ONLY = frozenset({"table", "thead", "tbody", "tfoot", "tr", "colgroup", "list"})
 _NO_ATTRIBUTES: dict[str, str] = {}  # shared by every element without attributes; never mutated
 
 
@@ -36,15 +38,19 @@ class _Reading:
         self.footnote_refs = False
         self.flattened = 0
 
-    def children(self, el: etree._Element, depth: int) -> list[NarrativeElement | str]:
+    def children(
+        self, el: etree._Element, depth: int, element_only: bool = False
+    ) -> list[NarrativeElement | str]:
         """The children of `el` at `depth`, text and tails in place, elements read in turn.
 
         One function for both levels (rather than one per element): narrative blocks are
         a tenth of a report's elements, and a call per element is most of their cost.
+        With `element_only` (an element NarrativeBlock.xsd gives no text: a table, a row,
+        a list), white space between its children is layout, not content, and is left out.
         """
         found: list[NarrativeElement | str] = []
         text = el.text
-        if text:
+        if text and not (element_only and text.isspace()):
             found.append(text)
         deeper = depth + 1
         for item in el:
@@ -68,9 +74,10 @@ class _Reading:
                         attributes = _NO_ATTRIBUTES
                     if name == "footnoteRef":
                         self.footnote_refs = True
-                    found.append(NarrativeElement(name, attributes, self.children(item, deeper)))
+                    content = self.children(item, deeper, name in ELEMENT_ONLY)
+                    found.append(NarrativeElement(name, attributes, content))
             tail = item.tail
-            if tail:
+            if tail and not (element_only and tail.isspace()):
                 found.append(tail)
         return found
 
