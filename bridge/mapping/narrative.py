@@ -102,6 +102,7 @@ STYLES: dict[str, str] = {
 }
 _DELETED = "text-decoration: line-through"  # content revised="delete": shown struck through
 _PLACEHOLDER = "font-style: italic"
+_CAPTION = "font-weight: bold"
 FOOTNOTE_ID = "crbio-fn-{}"  # never an id a document's link may take: see link_targets
 
 _ROW_GROUPS = frozenset({"thead", "tbody", "tfoot"})
@@ -260,7 +261,12 @@ class _Converter:
             self.footnote_ref(el)
         elif name == "renderMultiMedia":
             self.multimedia(el)
-        else:  # caption, row, cell, item… outside their container: their content only
+        elif name == "caption":  # a paragraph's (or one astray): a bold lead-in
+            self.w.start("span", (("style", _CAPTION),))
+            self.flow(el.children, depth + 1, link)
+            self.w.end("span")
+            self.w.text(" ")
+        else:  # row, cell, item… outside their container: their content only
             self.flow(el.children, depth + 1, link)
             if name in ("tr", "th", "td", "item"):
                 self.text(" ")
@@ -344,7 +350,7 @@ class _Converter:
         items = el.children
         for child in items:
             if isinstance(child, NarrativeElement) and child.name == "caption":
-                self.w.start("p", (("style", "font-weight: bold"),))
+                self.w.start("p", (("style", _CAPTION),))
                 self.flow(child.children, depth + 2, link)
                 self.w.end("p")
         self.w.start(tag, self.attributes(el, rule))

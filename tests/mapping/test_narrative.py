@@ -162,9 +162,8 @@ def test_lists_paragraphs_styles_breaks_and_scripts() -> None:
         "<item><list><item>deux a</item></list></item></list>"
         '<list styleCode="Square"><item>point</item></list>'
     )
-    assert (
-        "<p><caption>Note</caption>" not in div
-    )  # a caption belongs to a table only: a paragraph's is its content
+    # a caption belongs in a table only: a paragraph's leads it in bold
+    assert '<p><span style="font-weight: bold">Note</span> Jeûne ' in div
     assert '<span style="font-weight: bold; font-style: italic">respecté</span><br/>' in div
     assert "H<sub>2</sub>O, 10<sup>9</sup>/L" in div
     assert '<span style="text-decoration: underline">souligné</span>' in div
