@@ -4,13 +4,13 @@ source: section/text (CDA R2 NarrativeBlock.xsd, StrucDoc.Text) as read by
         `bridge.cda.reading.narrative`
 target: XHTML for DiagnosticReport.text (the writer of `bridge.mapping.xhtml`)
 
-`CDA_ELEMENTS` is the allow-list: each CDA narrative element with the XHTML element it
-becomes and the CDA attributes carried over (renamed: ID → id, language → lang,
-styleCode → style through `STYLES`). Everything else is not markup FHIR may show: an
-unknown element, one from another namespace, an attribute outside the table (onclick…)
-is dropped and its text kept, and the caller is told what was dropped. `list`,
-`linkHtml`, `footnote`, `footnoteRef` and `renderMultiMedia` need more than a renaming
-and have their own function.
+The allow-list (`CDA_ELEMENTS` of `bridge.mapping.allowlist`) is applied element by
+element: each CDA narrative element becomes its XHTML element with the attributes the
+list carries over. Everything else is not markup FHIR may show: an unknown element, one
+from another namespace, an attribute outside the list (onclick…) is dropped and its
+text kept, and the caller is told what was dropped. `list`, `linkHtml`, `footnote`,
+`footnoteRef` and `renderMultiMedia` need more than a renaming and have their own
+function.
 
 Tables and lists keep their HTML structure whatever the document does: text or an
 element astray inside a table, a row or a list is wrapped in a row, a cell or an item;
@@ -26,80 +26,15 @@ from dataclasses import dataclass, field
 
 from bridge.cda.model import Narrative, NarrativeElement
 from bridge.cda.reading.narrative import NARRATIVE_MAX_DEPTH
+from bridge.mapping.allowlist import CDA_ELEMENTS, STYLES, Rule
 from bridge.mapping.xhtml import Fragment, XhtmlWriter, safe_href
 
-__all__ = ["CDA_ELEMENTS", "MAX_DEPTH", "STYLES", "NarrativeContext", "write_narrative"]
+__all__ = ["MAX_DEPTH", "NarrativeContext", "number_footnotes", "write_narrative"]
 
 # The walker's own bound: the reader keeps trees within NARRATIVE_MAX_DEPTH; a tree built
 # otherwise is cut here the same way (deeper content written as text).
 MAX_DEPTH = NARRATIVE_MAX_DEPTH + 8
 
-_COMMON = {"ID": "id", "language": "lang", "styleCode": "style"}
-_CELL = {**_COMMON, "colspan": "colspan", "rowspan": "rowspan", "align": "align",
-         "valign": "valign", "scope": "scope", "abbr": "abbr"}  # fmt: skip
-_GROUP = {**_COMMON, "align": "align", "valign": "valign"}
-_TABLE = {**_COMMON, "border": "border", "cellpadding": "cellpadding",
-          "cellspacing": "cellspacing", "width": "width", "summary": "summary"}  # fmt: skip
-_COLUMNS = {**_GROUP, "span": "span", "width": "width"}
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """How one CDA narrative element is written in XHTML."""
-
-    tag: str  # the XHTML element ("" for the elements with their own function)
-    attributes: Mapping[str, str] = field(default_factory=dict)  # CDA name → XHTML name
-    # CDA attributes read by the element's own function, or without XHTML equivalent
-    # (axis, headers, char…): dropped without being reported
-    known: frozenset[str] = frozenset()
-
-
-_UNSHOWN = frozenset({"char", "charoff", "axis", "headers", "frame", "rules"})
-
-# The allow-list: CDA narrative element → its XHTML form (CDA R2 NarrativeBlock.xsd)
-CDA_ELEMENTS: dict[str, Rule] = {
-    "paragraph": Rule("p", _COMMON),
-    "content": Rule("span", _COMMON, frozenset({"revised"})),
-    "sub": Rule("sub"),
-    "sup": Rule("sup"),
-    "br": Rule("br"),
-    "caption": Rule("caption", _COMMON),
-    "table": Rule("table", _TABLE, _UNSHOWN),
-    "colgroup": Rule("colgroup", _COLUMNS, _UNSHOWN),
-    "col": Rule("col", _COLUMNS, _UNSHOWN),
-    "thead": Rule("thead", _GROUP, _UNSHOWN),
-    "tbody": Rule("tbody", _GROUP, _UNSHOWN),
-    "tfoot": Rule("tfoot", _GROUP, _UNSHOWN),
-    "tr": Rule("tr", _GROUP, _UNSHOWN),
-    "th": Rule("th", _CELL, _UNSHOWN),
-    "td": Rule("td", _CELL, _UNSHOWN),
-    "list": Rule("", _COMMON, frozenset({"listType"})),
-    "item": Rule("li", _COMMON),
-    "linkHtml": Rule("", _COMMON, frozenset({"href", "name", "rel", "rev", "title"})),
-    "footnote": Rule("", _COMMON),
-    "footnoteRef": Rule("", _COMMON, frozenset({"IDREF"})),
-    "renderMultiMedia": Rule("", _COMMON, frozenset({"referencedObject"})),
-}
-
-# styleCode (CDA R2 §4.3.5.11, compared without case) → CSS, from this table only
-STYLES: dict[str, str] = {
-    "bold": "font-weight: bold",
-    "italics": "font-style: italic",
-    "underline": "text-decoration: underline",
-    "emphasis": "font-style: italic",
-    "lrule": "border-left: 1px solid",
-    "rrule": "border-right: 1px solid",
-    "toprule": "border-top: 1px solid",
-    "botrule": "border-bottom: 1px solid",
-    "arabic": "list-style-type: decimal",
-    "littleroman": "list-style-type: lower-roman",
-    "bigroman": "list-style-type: upper-roman",
-    "littlealpha": "list-style-type: lower-alpha",
-    "bigalpha": "list-style-type: upper-alpha",
-    "disc": "list-style-type: disc",
-    "circle": "list-style-type: circle",
-    "square": "list-style-type: square",
-}
 _DELETED = "text-decoration: line-through"  # content revised="delete": shown struck through
 _PLACEHOLDER = "font-style: italic"
 _CAPTION = "font-weight: bold"

@@ -1,24 +1,19 @@
-"""FHIR narrative XHTML: what it may hold, and a writer that cannot produce anything else.
+"""A writer of FHIR narrative XHTML that cannot produce anything else.
 
-FHIR R4 §2.4 (Narrative) and its invariant txt-1 allow in `Narrative.div` only the
-basic formatting elements of HTML 4.0 chapters 7-11 and 15, `<a>` (name or href),
-images and style attributes: no head or body, no script, no form, no frames,
-objects or external stylesheets, no event attributes (`onclick`…). `ELEMENTS` below
-is the part of that list crbio-bridge writes, each with the attributes it may carry;
-`VALUES` says what each attribute's value may look like. The writer drops an attribute
-whose value does not fit and refuses an element not in the table (a programming error:
-every element it is asked for comes from the converter's own tables).
+It writes only the elements and attributes of the allow-list (`bridge.mapping.allowlist`):
+an attribute whose value does not fit is dropped, an element outside the list is refused
+(a programming error: every element it is asked for comes from the converter's tables).
+Text and attribute values are escaped (`&`, `<`, `>`, and `"` in attributes) as the
+string is built: no markup from the document ever reaches the output as markup.
 
 Decisions where FHIR leaves a choice (README, "Mapping decisions"):
 - no `<img>`: a CDA image refers to an observationMedia outside the narrative, and an
   `img src` outside the resource is an external reference: a text placeholder is written;
 - `<a href>` only to a fragment of this narrative ("#id") or to an absolute http(s) URL
-  without credentials: never `javascript:`, `data:`, `file:` or a relative path;
-- styles come from the converter's own table (bold, italics, underline, borders, list
-  markers), never from the document, so no `url(`, `expression(` or `@import` can appear.
-
-Text and attribute values are escaped (`&`, `<`, `>`, and `"` in attributes) as the
-string is built: no markup from the document ever reaches the output as markup.
+  without credentials (`safe_href`): never `javascript:`, `data:`, `file:` or a relative
+  path;
+- styles come from the converter's own table, never from the document, so no `url(`,
+  `expression(` or `@import` can appear.
 """
 
 from __future__ import annotations
@@ -26,64 +21,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["ELEMENTS", "VALUES", "XHTML_NS", "Fragment", "XhtmlWriter", "safe_href"]
+from bridge.mapping.allowlist import ELEMENTS, VALUES
+
+__all__ = ["XHTML_NS", "Fragment", "XhtmlWriter", "safe_href"]
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
-
-_CORE = frozenset({"id", "style", "lang", "title"})
-_CELL = _CORE | {"align", "valign", "colspan", "rowspan", "scope", "abbr"}
-_GROUP = _CORE | {"align", "valign"}
-
-# XHTML element → the attributes it may carry (a subset of FHIR R4 txt-1)
-ELEMENTS: dict[str, frozenset[str]] = {
-    "div": _CORE,
-    "p": _CORE,
-    "span": _CORE,
-    "br": frozenset(),
-    "sub": _CORE,
-    "sup": _CORE,
-    "h1": _CORE,
-    "h2": _CORE,
-    "h3": _CORE,
-    "h4": _CORE,
-    "h5": _CORE,
-    "h6": _CORE,
-    "ul": _CORE,
-    "ol": _CORE | {"start"},
-    "li": _CORE,
-    "table": _CORE | {"border", "cellpadding", "cellspacing", "width", "summary"},
-    "caption": _CORE,
-    "colgroup": _GROUP | {"span", "width"},
-    "col": _GROUP | {"span", "width"},
-    "thead": _GROUP,
-    "tbody": _GROUP,
-    "tfoot": _GROUP,
-    "tr": _GROUP,
-    "th": _CELL,
-    "td": _CELL,
-    "a": _CORE | {"href"},
-}
-
-
-_NUMBER = re.compile(r"[0-9]{1,4}")
-_LENGTH = re.compile(r"[0-9]{1,4}(?:px|%)?")
-# attribute → the form its value must have (attributes absent here take any text)
-VALUES: dict[str, re.Pattern[str]] = {
-    "id": re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}"),
-    "lang": re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8}){0,4}"),
-    "align": re.compile(r"left|center|right|justify"),
-    "valign": re.compile(r"top|middle|bottom|baseline"),
-    "scope": re.compile(r"row|col|rowgroup|colgroup"),
-    "colspan": _NUMBER,
-    "rowspan": _NUMBER,
-    "span": _NUMBER,
-    "start": _NUMBER,
-    "border": _NUMBER,
-    "cellpadding": _LENGTH,
-    "cellspacing": _LENGTH,
-    "width": _LENGTH,
-    "style": re.compile(r"[a-z-]+: [a-z0-9 .#-]+(?:; [a-z-]+: [a-z0-9 .#-]+)*"),
-}
 
 _ATTRIBUTE_ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}

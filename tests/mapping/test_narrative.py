@@ -11,8 +11,8 @@ from lxml import etree
 
 from bridge.cda.parsing import V3
 from bridge.mapping import Conversion, convert
-from bridge.mapping.narrative import CDA_ELEMENTS
-from bridge.mapping.xhtml import ELEMENTS, XhtmlWriter
+from bridge.mapping.allowlist import CDA_ELEMENTS, ELEMENTS
+from bridge.mapping.xhtml import XhtmlWriter
 from tests.builders import document, result
 from tests.helpers import EXAMPLES, corpus_files, example_files, validate_bundle
 from tests.narrative_rules import XHTML, narrative_problems
