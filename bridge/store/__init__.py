@@ -11,12 +11,14 @@ from bridge.store.records import SearchPage as SearchPage
 from bridge.store.records import Stored as Stored
 from bridge.store.records import StoreError as StoreError
 from bridge.store.records import Written as Written
+from bridge.store.repository import AfterIngest as AfterIngest
 from bridge.store.repository import Store as Store
 from bridge.store.search import InvalidSearch as InvalidSearch
 from bridge.store.search import Query as Query
 from bridge.store.search import parse_query as parse_query
 
 __all__ = [
+    "AfterIngest",
     "ConflictError",
     "InvalidSearch",
     "PreconditionFailed",

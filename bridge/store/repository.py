@@ -12,9 +12,9 @@ the work to the module that owns it:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.mapping import Conversion
 from bridge.store import ingestion
@@ -37,7 +37,26 @@ from bridge.store.transactions import failure, write_entries
 from bridge.store.writer import Writer
 from bridge.terminology import store as terminology_sql
 
-__all__ = ["Store"]
+__all__ = ["AfterIngest", "Store"]
+
+
+class AfterIngest(Protocol):
+    """A step run inside an ingestion's transaction, once the document changed the store.
+
+    `response` is the ingestion's transaction-response (each entry's version, written
+    or kept); `written` lists (type, id, version, deleted) for each version the
+    document wrote, its retractions of a replaced report included. What the step writes
+    with `writer.cursor` commits with the resources or not at all: the forwarding
+    outbox is filled this way (bridge.forwarding, which the store does not import).
+    """
+
+    def __call__(
+        self,
+        writer: Writer,
+        conversion: Conversion,
+        response: dict[str, Any],
+        written: Sequence[tuple[str, str, int, bool]],
+    ) -> None: ...
 
 
 class Store:
@@ -46,6 +65,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.schema_version = migrate(db)
+        self.after_ingest: AfterIngest | None = None
 
     @property
     def dialect(self) -> str:
@@ -158,7 +178,16 @@ class Store:
     def ingest(self, conversion: Conversion) -> tuple[dict[str, Any], bool]:
         """Store a converted document in one transaction; (transaction-response, changed)."""
         with self.writing() as writer:
-            return ingestion.ingest(writer, conversion)
+            return self._ingest(writer, conversion)
+
+    def _ingest(self, writer: Writer, conversion: Conversion) -> tuple[dict[str, Any], bool]:
+        """One document with `writer`, and the `after_ingest` step when it changed anything
+        (a transaction of several documents calls this once per document)."""
+        start = len(writer.written)
+        response, changed = ingestion.ingest(writer, conversion)
+        if self.after_ingest is not None and len(writer.written) > start:
+            self.after_ingest(writer, conversion, response, writer.written[start:])
+        return response, changed
 
     @contextmanager
     def snapshot(self) -> Iterator[tuple[Cursor, int]]:

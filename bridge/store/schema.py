@@ -26,8 +26,12 @@ __all__ = ["MIGRATIONS", "migrate"]
 
 BLOB = {"sqlite": "BLOB", "postgresql": "BYTEA"}
 REAL = {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION"}
+SERIAL = {  # a primary key numbered by the database, in insertion order
+    "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+}
 
-# Each migration: (version, description, statements with {blob} / {real} for the engine)
+# Each migration: (version, description, statements with {blob} / {real} / {serial})
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
@@ -160,6 +164,34 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             PRIMARY KEY (job_id, file_no, chunk_no))""",
         ],
     ),
+    # bridge.forwarding: one row per (ingested document, destination), written in the
+    # ingestion's own transaction. `resources` lists what to PUT and DELETE downstream;
+    # `patient` keeps each patient's rows in order; for an in-flight row `next_attempt`
+    # is when its claim lapses (a crashed worker's rows come back then).
+    (
+        5,
+        "forwarding: the outbox of documents to deliver downstream",
+        [
+            """CREATE TABLE forward_outbox (
+            id {serial},
+            destination TEXT NOT NULL,
+            patient TEXT NOT NULL,
+            document TEXT NOT NULL,
+            resources {blob} NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt BIGINT NOT NULL,
+            claimed_by TEXT,
+            last_error TEXT,
+            outcome {blob},
+            created BIGINT NOT NULL,
+            updated BIGINT NOT NULL)""",
+            "CREATE INDEX forward_outbox_state ON forward_outbox (state, destination, created)",
+            "CREATE INDEX forward_outbox_patient ON forward_outbox (destination, patient, id)",
+            "CREATE INDEX forward_outbox_due ON forward_outbox (destination, next_attempt) "
+            "WHERE state IN ('pending', 'in-flight')",
+        ],
+    ),
 ]
 
 
@@ -178,7 +210,11 @@ def migrate(db: Database) -> int:
             if version <= current:
                 continue
             for statement in statements:
-                cursor.execute(statement.format(blob=BLOB[db.dialect], real=REAL[db.dialect]))
+                cursor.execute(
+                    statement.format(
+                        blob=BLOB[db.dialect], real=REAL[db.dialect], serial=SERIAL[db.dialect]
+                    )
+                )
             cursor.execute(
                 "INSERT INTO schema_version (version, description) VALUES (?, ?)",
                 (version, description),

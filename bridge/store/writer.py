@@ -46,6 +46,9 @@ class Writer:
         self.cursor = cursor
         self.dialect = dialect
         self._seq_found = self._seq = seq
+        # (type, id, version, deleted) of each version written, in order: what a step
+        # run after the writes (the forwarding outbox, see `Store.ingest`) must know
+        self.written: list[tuple[str, str, int, bool]] = []
 
     def create(
         self,
@@ -157,6 +160,7 @@ class Writer:
             (resource_type, resource_id, version_id, now, content),
         )
         self._reindex(resource_type, resource_id, rows, seq, fresh=current is None)
+        self.written.append((resource_type, resource_id, version_id, False))
         stored = Stored(resource_type, resource_id, version_id, now, content)
         return Written(stored, created=current is None or current[2], changed=True)
 
@@ -177,6 +181,7 @@ class Writer:
             (resource_type, resource_id, version_id, now),
         )
         self._clear_index(resource_type, resource_id)
+        self.written.append((resource_type, resource_id, version_id, True))
         return True
 
     def _clear_index(self, resource_type: str, resource_id: str) -> None:
