@@ -14,6 +14,11 @@ BRIDGE_OIDC_AUDIENCE  the audience tokens must carry (optional)
 BRIDGE_MAX_DOCUMENT_BYTES  largest CDA accepted (default 50 MB)
 BRIDGE_EXPORT_RETENTION  seconds a finished bulk export stays downloadable (default 86400)
 BRIDGE_EXPORT_WORKER  0 to run no bulk export jobs in this process (default 1: it runs them)
+BRIDGE_FORWARD_TO     FHIR bases every ingested report is forwarded to, comma-separated
+BRIDGE_FORWARD_CONFIG a TOML file: destinations with authentication and filters, worker
+                      timings (see bridge.forwarding.config)
+BRIDGE_FORWARD_WORKER 0 to leave delivery to `crbio forward run` (default: `crbio serve`
+                      delivers too, when destinations are configured)
 """
 
 from __future__ import annotations
@@ -90,6 +95,9 @@ class Settings:
     max_document_bytes: int = 50 * 1024 * 1024
     export_retention: float = 86_400.0
     export_worker: bool = True
+    forward_to: tuple[str, ...] = ()
+    forward_config: Path | None = None
+    forward_worker: bool = True
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -112,6 +120,13 @@ class Settings:
             ),
             export_retention=float(_number("BRIDGE_EXPORT_RETENTION", "86400", float)),
             export_worker=env.get("BRIDGE_EXPORT_WORKER", "1") not in ("0", "false", "no"),
+            forward_to=tuple(
+                u.strip() for u in env.get("BRIDGE_FORWARD_TO", "").split(",") if u.strip()
+            ),
+            forward_config=Path(env["BRIDGE_FORWARD_CONFIG"])
+            if env.get("BRIDGE_FORWARD_CONFIG")
+            else None,
+            forward_worker=env.get("BRIDGE_FORWARD_WORKER", "1") not in ("0", "false", "no"),
         )
 
     @property

@@ -81,6 +81,7 @@ def test_every_body_entry_class_has_exactly_one_mapper() -> None:
         "bridge.store",
         "bridge.results",
         "bridge.export",
+        "bridge.forwarding",
         "bridge.api",
     ],
 )

@@ -1,0 +1,119 @@
+"""The transaction Bundle of a row: complete, by stable ids, the store's content meta aside."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bridge.forwarding import Forwarding, Outbox, parse_config
+from bridge.forwarding.bundles import transaction
+from bridge.forwarding.errors import MissingResource
+from bridge.mapping import convert
+from bridge.store import Store
+from tests.helpers import EXAMPLES, example_files
+
+BASE = "http://down.example/fhir"
+ORIGINAL, REPLACEMENT = "glucose-two-units.xml", "glucose-replacement.xml"
+
+
+def _forwarding(store: Store) -> Outbox:
+    config = parse_config({"destinations": {"d": {"base": BASE}}})
+    Forwarding(store, config).install()
+    return Outbox(store)
+
+
+def _bundle(store: Store, row: Any, later_delivered: bool = False) -> dict[str, Any]:
+    body = transaction(store, row, BASE, later_delivered=later_delivered)
+    return json.loads(body, parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+def _references(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["reference"]] if isinstance(node.get("reference"), str) else []
+        return found + [r for value in node.values() for r in _references(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _references(value)]
+    return []
+
+
+def assert_complete(bundle: dict[str, Any]) -> None:
+    """Every reference resolves inside the Bundle: its PUTs, a contained resource, or (as
+    in the store: a superseded DocumentReference still names its report) what it deletes."""
+    puts = {e["request"]["url"] for e in bundle["entry"]}
+    for entry in bundle["entry"]:
+        if entry["request"]["method"] != "PUT":
+            continue
+        resource = entry["resource"]
+        assert entry["request"]["url"] == f"{resource['resourceType']}/{resource['id']}"
+        assert entry["fullUrl"] == f"{BASE}/{entry['request']['url']}"
+        assert "versionId" not in resource.get("meta", {})
+        assert "lastUpdated" not in resource.get("meta", {})
+        contained = {f"#{c['id']}" for c in resource.get("contained", ())}
+        for reference in _references(resource):
+            assert reference in puts or reference in contained, (entry["fullUrl"], reference)
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.stem)
+def test_every_example_goes_as_a_complete_bundle(store: Store, path: Any) -> None:
+    outbox = _forwarding(store)
+    store.ingest(convert(path.read_bytes()))
+    [row] = outbox.rows()
+    bundle = _bundle(store, row)
+    assert bundle["type"] == "transaction"
+    assert_complete(bundle)
+    types = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert {"DiagnosticReport", "Patient", "DocumentReference", "Binary", "Provenance"} <= types
+    for entry in bundle["entry"]:  # the store's content, meta aside
+        stored = store.read(entry["resource"]["resourceType"], entry["resource"]["id"]).resource()
+        stored.pop("meta")
+        assert entry["resource"] == stored
+
+
+def test_decimals_go_as_written(store: Store) -> None:
+    outbox = _forwarding(store)
+    store.ingest(convert((EXAMPLES / ORIGINAL).read_bytes()))
+    [row] = outbox.rows()
+    body = transaction(store, row, BASE, later_delivered=False)
+    assert b'"value":5.30' in body  # never 5.3
+
+
+def test_a_report_replaced_before_its_delivery_still_goes_whole(store: Store) -> None:
+    """The original's report, deleted since by its replacement, goes with its last content
+    (its Provenance refers to it); the replacement's row deletes it afterwards."""
+    outbox = _forwarding(store)
+    store.ingest(convert((EXAMPLES / ORIGINAL).read_bytes()))
+    store.ingest(convert((EXAMPLES / REPLACEMENT).read_bytes()))
+    original, replacement = outbox.rows()
+    first = _bundle(store, original)
+    assert_complete(first)
+    assert {e["request"]["method"] for e in first["entry"]} == {"PUT"}
+    document = next(e for e in first["entry"] if e["request"]["url"] == original.document)
+    assert document["resource"]["status"] == "superseded"  # as the store has it now
+    second = _bundle(store, replacement)
+    assert_complete(second)
+    deletes = {e["request"]["url"] for e in second["entry"] if e["request"]["method"] == "DELETE"}
+    assert deletes == set(replacement.delete) and deletes <= {r for r, _ in original.put}
+
+
+def test_a_row_retried_after_a_later_one_was_delivered_sends_deletions(store: Store) -> None:
+    outbox = _forwarding(store)
+    store.ingest(convert((EXAMPLES / ORIGINAL).read_bytes()))
+    store.ingest(convert((EXAMPLES / REPLACEMENT).read_bytes()))
+    original, replacement = outbox.rows()
+    bundle = _bundle(store, original, later_delivered=True)
+    deletes = {e["request"]["url"] for e in bundle["entry"] if e["request"]["method"] == "DELETE"}
+    assert deletes == set(replacement.delete)  # never brings the replaced report back
+
+
+def test_a_row_naming_what_the_store_never_held_cannot_be_sent(store: Store) -> None:
+    outbox = _forwarding(store)
+    store.ingest(convert((EXAMPLES / ORIGINAL).read_bytes()))
+    [row] = outbox.rows()
+    broken = type(row)(
+        **{**{f: getattr(row, f) for f in row.__slots__}, "put": (("Patient/nope", 1),)}
+    )
+    with pytest.raises(MissingResource, match="Patient/nope"):
+        transaction(store, broken, BASE, later_delivered=False)
