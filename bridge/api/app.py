@@ -19,6 +19,7 @@ from bridge.api.routers.operations import router as operations_router
 from bridge.api.routers.results import router as results_router
 from bridge.api.state import AppState, Metrics
 from bridge.export.service import BulkExports
+from bridge.forwarding import start_forwarding
 from bridge.results import publish
 from bridge.settings import Settings
 from bridge.store import Store, open_store
@@ -43,16 +44,21 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         exports = BulkExports(
             opened, retention=settings.export_retention, worker=settings.export_worker
         )
+        metrics = Metrics()
         app.state.bridge = AppState(
-            settings, opened, terminology, Authenticator(settings), Metrics(), exports
+            settings, opened, terminology, Authenticator(settings), metrics, exports
         )
         exports.start()
+        # the outbox step on the store, and a delivery worker (BRIDGE_FORWARD_TO, …)
+        forwarding = start_forwarding(settings, opened, metrics.registry)
         log.info(
             "ready", extra={"fields": {"database": opened.dialect, "schema": opened.schema_version}}
         )
         try:
             yield
         finally:
+            if forwarding is not None:
+                forwarding.stop()
             exports.stop()
             if store is None:
                 opened.close()

@@ -54,6 +54,8 @@ def serve(
 
     from bridge.api import create_app
     from bridge.api.observability import JsonFormatter
+    from bridge.cli.forward import forwarding_config
+    from bridge.forwarding import Forwarding
     from bridge.terminology.service import from_settings
 
     settings = load_settings()
@@ -76,7 +78,10 @@ def serve(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    forward = forwarding_config(settings)
     store = open_for_writing(settings)
+    if ingest and forward.destinations:  # documents ingested here are forwarded too
+        Forwarding(store, forward).install()
     if ingest:
         terminology = from_settings(replace(settings, offline=True), store)
         _ingest(store, ingest, settings.max_document_bytes, terminology.conversion_options())
