@@ -41,6 +41,7 @@ from tests.serving import free_port
 from tests.stores import postgres_schema
 
 ORIGINAL, REPLACEMENT = EXAMPLES / "glucose-two-units.xml", EXAMPLES / "glucose-replacement.xml"
+EVERY = example_files()  # the project's example documents, PDF copies included
 SOME = [EXAMPLES / n for n in ("haemogram-battery.xml", "n1-pdf-only.xml", "trod-covid.xml")]
 CDA = {"Content-Type": "application/hl7-cda+xml"}
 
@@ -88,8 +89,8 @@ def test_a_destination_down_for_a_while_gets_everything_exactly_once(tmp_path: P
                 metrics = httpx.get(f"{upstream.url}/metrics").text
         assert len(set(proxy.documents())) == 4  # every one; a repeat (lost answer) is harmless:
         assert 'crbio_forward_rows{destination="downstream",state="delivered"} 4.0' in metrics
-        with upstream.store() as store, downstream.store() as down:
-            assert_mirrored(store, down)  # one version downstream for each one upstream
+        with upstream.store() as store:
+            assert_mirrored(store, downstream)  # one version downstream for each one upstream
 
 
 def test_errors_rate_limits_and_slow_answers_are_retried(upstream: Store, tmp_path: Path) -> None:
@@ -112,8 +113,7 @@ def test_errors_rate_limits_and_slow_answers_are_retried(upstream: Store, tmp_pa
         after = [d.started for d in proxy.deliveries if d.document == limited.document]
         assert after[-1] - (limited.ended or 0) >= 0.95  # Retry-After honoured
         assert any(row.attempts > 1 for row in Outbox(upstream).rows())
-        with downstream.store() as down:
-            assert_mirrored(upstream, down)  # the late answer's repeat added no version
+        assert_mirrored(upstream, downstream)  # the late answer's repeat added no version
 
 
 def test_a_worker_killed_mid_delivery_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -124,7 +124,7 @@ def test_a_worker_killed_mid_delivery_loses_and_duplicates_nothing(tmp_path: Pat
         base = f"{proxy.url}/fhir"
         with closing(open_store(upstream_url)) as store:
             Forwarding(store, fast_config(base, short, timeout=1.5)).install()
-            _ingest(store, *example_files())  # ten documents
+            _ingest(store, *EVERY)
         settings = write_config(tmp_path / "f.toml", base, short, timeout=1.5)
         env = environment(BRIDGE_DATABASE_URL=upstream_url, BRIDGE_FORWARD_CONFIG=str(settings))
         proxy.fail(Fault(), Fault(), Fault(hold=True))  # the third delivery waits for us
@@ -140,10 +140,12 @@ def test_a_worker_killed_mid_delivery_loses_and_duplicates_nothing(tmp_path: Pat
             [row] = [r for r in Outbox(store).rows() if r.document == held.document]
             assert row.state == IN_FLIGHT  # its claim lapses: another worker takes it
             with workers(1, env, log):
-                wait_until(lambda: _all(store, DELIVERED, 10), 60, lambda: str(_states(store)))
+                wait_until(
+                    lambda: _all(store, DELIVERED, len(EVERY)), 60, lambda: str(_states(store))
+                )
             assert proxy.stored().count(held.document) == 2  # sent again, harmlessly
+            assert_mirrored(store, downstream)
             with downstream.store() as down:
-                assert_mirrored(store, down)
                 versions = {len(down.history(*key.split("/"))) for key in _keys(store)}
                 assert versions == {1}  # every resource stored once: no duplicate delivery
 
@@ -186,7 +188,7 @@ def test_two_workers_on_postgresql_never_deliver_a_row_twice_at_once(tmp_path: P
     """Two workers, each with its own connection pool (as two replicas have), one outbox."""
     with postgres_schema() as upstream_url, closing(open_store(upstream_url)) as store:
         with Server(tmp_path / "down") as downstream, proxied(downstream.url) as proxy:
-            proxy.fail(*[Fault(delay=0.3)] * 10)  # slow answers: long windows to collide in
+            proxy.fail(*[Fault(delay=0.3)] * len(EVERY))  # slow answers: windows to collide in
             config = fast_config(f"{proxy.url}/fhir")
             Forwarding(store, config).install()
             with (
@@ -194,14 +196,15 @@ def test_two_workers_on_postgresql_never_deliver_a_row_twice_at_once(tmp_path: P
                 closing(open_store(upstream_url)) as second,
             ):
                 with running_worker(first, config, "w1"), running_worker(second, config, "w2"):
-                    documents = _ingest(store, *example_files())
-                    wait_until(lambda: _all(store, DELIVERED, 10), 60, lambda: str(_states(store)))
+                    documents = _ingest(store, *EVERY)
+                    wait_until(
+                        lambda: _all(store, DELIVERED, len(EVERY)), 60, lambda: str(_states(store))
+                    )
             assert proxy.overlapping() == []
             assert sorted(proxy.documents()) == sorted(documents)  # each exactly once
             deliverers = {row.claim.rsplit(":", 1)[0] for row in Outbox(store).rows() if row.claim}
             assert len(deliverers) == 2  # both took their share
-            with downstream.store() as down:
-                assert_mirrored(store, down)
+            assert_mirrored(store, downstream)
 
 
 def test_a_replacement_never_overtakes_the_report_it_replaces(
@@ -213,8 +216,8 @@ def test_a_replacement_never_overtakes_the_report_it_replaces(
             original, replacement = _ingest(upstream, ORIGINAL, REPLACEMENT)
             wait_until(lambda: _all(upstream, DELIVERED, 2), 30, lambda: str(_states(upstream)))
         assert proxy.documents() == [original, replacement]
+        assert_mirrored(upstream, downstream)
         with downstream.store() as down:
-            assert_mirrored(upstream, down)
             assert down.read(*original.split("/")).resource()["status"] == "superseded"
 
 
@@ -243,8 +246,7 @@ def test_a_refusal_is_dead_at_once_and_retry_sends_it_again(tmp_path: Path) -> N
                 retried = CliRunner().invoke(app, ["forward", "retry", "--dead"], env=env)
                 assert retried.exit_code == 0 and "1 row(s) due again" in retried.stdout
                 wait_until(lambda: _all(store, DELIVERED, 3))
-            with downstream.store() as down:
-                assert_mirrored(store, down)
+            assert_mirrored(store, downstream)
 
 
 def test_client_credentials_are_renewed_before_expiry_and_on_401(
@@ -270,5 +272,4 @@ def test_client_credentials_are_renewed_before_expiry_and_on_401(
             wait_until(lambda: _all(upstream, DELIVERED, 3))
         assert proxy.tokens_issued == 3  # the second one expired: renewed before sending
         assert [r.attempts for r in Outbox(upstream).rows()] == [1, 1, 1]
-        with downstream.store() as down:
-            assert_mirrored(upstream, down)
+        assert_mirrored(upstream, downstream)
