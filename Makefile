@@ -29,6 +29,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/convert.py
 	$(PY) bench/translate.py
 	$(PY) bench/search.py --quick
+	$(PY) bench/forward.py --documents 100
 
 ## bench-search: search over HTTP on 2,000 patients (200k+ Observations; loads take minutes)
 bench-search: $(VENV)/.installed
