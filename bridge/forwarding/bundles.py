@@ -1,24 +1,32 @@
-"""The transaction Bundle that delivers one outbox row, read from the store at delivery.
+"""The transaction Bundles that deliver one outbox row, read from the store at delivery.
 
 Every resource goes as `PUT Type/id` with its stable id, so a delivery repeated after a
 crash or a lost answer changes nothing downstream. The content is the store's, meta
 aside (the destination keeps its own versions), with decimals exactly as stored.
 
+A row is one Bundle of PUTs, complete: every reference of every resource resolves
+inside it, so a server that refuses references to what it does not hold takes it.
+When the row deletes anything, a second Bundle of DELETEs follows: a replaced report
+is still named by its superseded DocumentReference and its Provenance (as in this
+store), and a server checking the references of what a transaction writes would
+refuse that reference once the report is deleted in the same transaction.
+
 Which version of each resource:
 - the version the row's ingestion left (written, or kept as a more recent document
-  wrote it): the Bundle is then the document as it was stored, complete, every
-  reference resolving inside it, even when a later document has replaced the report
-  since (the later row deletes it, in order);
+  wrote it): the document as it was stored, even when a later document replaced the
+  report since (the later row deletes it, in order);
 - a newer version when everything it refers to is in the Bundle too (a superseded
   DocumentReference, a laboratory's new address): the destination never goes back to
   an older content that way. A newer version that refers elsewhere (the request a
   replacement points at its own encounter) waits for the row that carries it;
-- what those refer to and the row does not name (the earlier report's encounter, which
-  its superseded DocumentReference names), as stored now;
-- `DELETE Type/id` for what the ingestion deleted (the Observations and the
-  DiagnosticReport of the report it replaced), and for what is deleted now when a
-  later row of the patient was delivered already (a dead row retried late must not
-  bring back a replaced report).
+- what those refer to and the row does not name, as stored now (the earlier report's
+  encounter, which its superseded DocumentReference names); when deleted now, with its
+  last content, then deleted again by the second Bundle.
+
+Deleted by the second Bundle: what the ingestion deleted (the Observations and the
+DiagnosticReport of the report it replaced), and what the row holds that is deleted
+now when a later row of the patient was delivered already (a dead row retried late
+must not bring back a replaced report).
 """
 
 from __future__ import annotations
@@ -31,22 +39,23 @@ from bridge.forwarding.outbox import OutboxRow
 from bridge.mapping import dumps
 from bridge.store import ResourceDeleted, ResourceNotFound, Store, Stored
 
-__all__ = ["transaction"]
+__all__ = ["transactions"]
 
 
-def transaction(store: Store, row: OutboxRow, base: str, *, later_delivered: bool) -> bytes:
-    """The Bundle of `row` for the destination at `base`, serialised."""
+def transactions(store: Store, row: OutboxRow, base: str, *, later_delivered: bool) -> list[bytes]:
+    """The Bundles of `row` for the destination at `base`, serialised, in order: its PUTs,
+    then its DELETEs (when it deletes anything)."""
     inside = {reference for reference, _ in row.put}
     resources: dict[str, dict[str, Any]] = {}
-    deletes = list(row.delete)
+    deletes = dict.fromkeys(row.delete)  # an ordered set
     for reference, version in row.put:
         resource = _version_to_send(store, reference, version, inside, later_delivered)
-        if resource is None:
-            deletes.append(reference)
-        else:
-            resources[reference] = resource
-    _complete(store, resources, skip=set(deletes))
-    entries = [
+        if resource is None:  # deleted now, and to be sent deleted
+            deletes[reference] = None
+            resource = _last_content(store, reference)
+        resources[reference] = resource
+    _complete(store, resources, deletes)
+    puts = [
         {
             "fullUrl": f"{base}/{reference}",
             "resource": resource,
@@ -54,25 +63,14 @@ def transaction(store: Store, row: OutboxRow, base: str, *, later_delivered: boo
         }
         for reference, resource in resources.items()
     ]
-    entries += [{"request": {"method": "DELETE", "url": reference}} for reference in deletes]
+    bundles = [_bundle(puts)]
+    if deletes:
+        bundles.append(_bundle([{"request": {"method": "DELETE", "url": r}} for r in deletes]))
+    return bundles
+
+
+def _bundle(entries: list[dict[str, Any]]) -> bytes:
     return dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries})
-
-
-def _complete(store: Store, resources: dict[str, dict[str, Any]], skip: set[str]) -> None:
-    """Add, as stored now, what the Bundle's resources refer to and it lacks: the earlier
-    report's encounter and Binary a superseded DocumentReference names, for instance."""
-    pending = [r for resource in resources.values() for r in _references(resource)]
-    while pending:
-        reference = pending.pop()
-        if reference in resources or reference in skip or reference.count("/") != 1:
-            continue
-        skip.add(reference)
-        try:
-            resource = store.read(*reference.split("/")).resource()
-        except ResourceNotFound:  # deleted, or never stored: nothing to add
-            continue
-        resources[reference] = _without_version(resource)
-        pending += _references(resource)
 
 
 def _version_to_send(
@@ -96,6 +94,39 @@ def _version_to_send(
         return _without_version(store.vread(resource_type, resource_id, version).resource())
     except ResourceNotFound as exc:
         raise MissingResource(f"{reference} has no version {version}") from exc
+
+
+def _complete(store: Store, resources: dict[str, dict[str, Any]], deletes: dict[str, None]) -> None:
+    """Add what the resources refer to and the Bundle lacks, as stored now; what is
+    deleted now goes with its last content, and is deleted again afterwards."""
+    pending = [r for resource in resources.values() for r in _references(resource)]
+    seen: set[str] = set()
+    while pending:
+        reference = pending.pop()
+        if reference in resources or reference in seen or reference.count("/") != 1:
+            continue
+        seen.add(reference)
+        try:
+            resource = _without_version(store.read(*reference.split("/")).resource())
+        except ResourceDeleted:
+            resource = _last_content(store, reference)
+            deletes[reference] = None
+        except ResourceNotFound:  # never stored here: nothing to add
+            continue
+        resources[reference] = resource
+        pending += _references(resource)
+
+
+def _last_content(store: Store, reference: str) -> dict[str, Any]:
+    """The newest version of a deleted resource that has content."""
+    try:
+        versions = store.history(*reference.split("/"))
+    except ResourceNotFound as exc:
+        raise MissingResource(f"{reference} is not in the store") from exc
+    for stored in versions:
+        if not stored.deleted:
+            return _without_version(stored.resource())
+    raise MissingResource(f"{reference} has no version with content")
 
 
 def _without_version(resource: dict[str, Any]) -> dict[str, Any]:

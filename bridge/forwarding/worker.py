@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bridge.forwarding.auth import TokenSource, token_source
-from bridge.forwarding.bundles import transaction
+from bridge.forwarding.bundles import transactions
 from bridge.forwarding.client import post_transaction
 from bridge.forwarding.config import Destination, ForwardingConfig
 from bridge.forwarding.errors import DeliveryFailed, MissingResource
@@ -200,15 +200,16 @@ class Worker:
     async def _attempt(self, row: OutboxRow, destination: Destination) -> None:
         try:
             later = await asyncio.to_thread(self.outbox.later_delivered, row)
-            body = await asyncio.to_thread(
-                transaction, self.store, row, destination.base, later_delivered=later
+            bodies = await asyncio.to_thread(
+                transactions, self.store, row, destination.base, later_delivered=later
             )
-            # a full lease from now: the post ends (or times out) before anyone else
-            # may claim the row again
-            if not await asyncio.to_thread(self.outbox.renew, row, self.config.worker.lease):
-                log.warning("claim lapsed before sending", extra={"fields": {"row": row.id}})
-                return
-            await post_transaction(destination, body, self._tokens.get(destination.name))
+            for body in bodies:  # the PUTs, then the DELETEs
+                # a full lease from now: the post ends (or times out) before anyone else
+                # may claim the row again
+                if not await asyncio.to_thread(self.outbox.renew, row, self.config.worker.lease):
+                    log.warning("claim lapsed before sending", extra={"fields": {"row": row.id}})
+                    return
+                await post_transaction(destination, body, self._tokens.get(destination.name))
         except MissingResource as exc:
             await self._failed(row, destination, DeliveryFailed(str(exc), permanent=True))
             return

@@ -45,7 +45,7 @@ class Fault:
 class Delivery:
     """One POSTed transaction Bundle as the proxy saw it."""
 
-    document: str | None  # the first DocumentReference the Bundle PUTs
+    document: str | None  # the first DocumentReference the Bundle PUTs (None: DELETEs only)
     started: float
     ended: float | None = None  # answered, or the client gave up (timeout, killed)
     status: int | None = None  # what the client was answered (None: it did not wait)
@@ -92,13 +92,21 @@ class FaultProxy:
     def documents(self, status: int = 200) -> list[str | None]:
         """Documents in the order their deliveries were answered with `status`."""
         with self._lock:
-            done = [d for d in self.deliveries if d.status == status and d.ended is not None]
+            done = [
+                d
+                for d in self.deliveries
+                if d.document and d.status == status and d.ended is not None
+            ]
         return [d.document for d in sorted(done, key=lambda d: d.ended or 0.0)]
 
     def stored(self) -> list[str | None]:
         """Documents of the Bundles the downstream server took (2xx), whoever waited."""
         with self._lock:
-            return [d.document for d in self.deliveries if d.forwarded and d.forwarded < 300]
+            return [
+                d.document
+                for d in self.deliveries
+                if d.document and d.forwarded and d.forwarded < 300
+            ]
 
     def overlapping(self) -> list[str]:
         """Documents delivered twice at the same time (two requests open together)."""
@@ -107,7 +115,11 @@ class FaultProxy:
         found = set()
         for i, a in enumerate(deliveries):
             for b in deliveries[i + 1 :]:
-                if a.document == b.document and b.started < (a.ended or float("inf")):
+                if (
+                    a.document
+                    and a.document == b.document
+                    and b.started < (a.ended or float("inf"))
+                ):
                     if a.started < (b.ended or float("inf")):
                         found.add(str(a.document))
         return sorted(found)

@@ -1,4 +1,5 @@
-"""The transaction Bundle of a row: complete, by stable ids, the store's content meta aside."""
+"""The transaction Bundles of a row: complete, by stable ids, the store's content meta aside;
+its deletions after its writes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from bridge.forwarding import Forwarding, Outbox, parse_config
-from bridge.forwarding.bundles import transaction
+from bridge.forwarding.bundles import transactions
 from bridge.forwarding.errors import MissingResource
 from bridge.mapping import convert
 from bridge.store import Store
@@ -25,9 +26,15 @@ def _forwarding(store: Store) -> Outbox:
     return Outbox(store)
 
 
-def _bundle(store: Store, row: Any, later_delivered: bool = False) -> dict[str, Any]:
-    body = transaction(store, row, BASE, later_delivered=later_delivered)
-    return json.loads(body, parse_float=Decimal)  # type: ignore[no-any-return]
+def _bundles(store: Store, row: Any, later_delivered: bool = False) -> list[dict[str, Any]]:
+    bodies = transactions(store, row, BASE, later_delivered=later_delivered)
+    return [json.loads(body, parse_float=Decimal) for body in bodies]
+
+
+def _deleted(bundle: dict[str, Any]) -> set[str]:
+    assert {e["request"]["method"] for e in bundle["entry"]} == {"DELETE"}
+    assert all(set(e) == {"request"} for e in bundle["entry"])
+    return {e["request"]["url"] for e in bundle["entry"]}
 
 
 def _references(node: Any) -> list[str]:
@@ -40,12 +47,11 @@ def _references(node: Any) -> list[str]:
 
 
 def assert_complete(bundle: dict[str, Any]) -> None:
-    """Every reference resolves inside the Bundle: its PUTs, a contained resource, or (as
-    in the store: a superseded DocumentReference still names its report) what it deletes."""
+    """PUTs only, every reference resolving inside the Bundle (or to a contained resource):
+    a server refusing references to what it does not hold takes it."""
     puts = {e["request"]["url"] for e in bundle["entry"]}
     for entry in bundle["entry"]:
-        if entry["request"]["method"] != "PUT":
-            continue
+        assert entry["request"]["method"] == "PUT"
         resource = entry["resource"]
         assert entry["request"]["url"] == f"{resource['resourceType']}/{resource['id']}"
         assert entry["fullUrl"] == f"{BASE}/{entry['request']['url']}"
@@ -61,7 +67,7 @@ def test_every_example_goes_as_a_complete_bundle(store: Store, path: Any) -> Non
     outbox = _forwarding(store)
     store.ingest(convert(path.read_bytes()))
     [row] = outbox.rows()
-    bundle = _bundle(store, row)
+    [bundle] = _bundles(store, row)
     assert bundle["type"] == "transaction"
     assert_complete(bundle)
     types = {e["resource"]["resourceType"] for e in bundle["entry"]}
@@ -76,26 +82,40 @@ def test_decimals_go_as_written(store: Store) -> None:
     outbox = _forwarding(store)
     store.ingest(convert((EXAMPLES / ORIGINAL).read_bytes()))
     [row] = outbox.rows()
-    body = transaction(store, row, BASE, later_delivered=False)
+    [body] = transactions(store, row, BASE, later_delivered=False)
     assert b'"value":5.30' in body  # never 5.3
 
 
 def test_a_report_replaced_before_its_delivery_still_goes_whole(store: Store) -> None:
     """The original's report, deleted since by its replacement, goes with its last content
-    (its Provenance refers to it); the replacement's row deletes it afterwards."""
+    (its Provenance refers to it); the replacement's row deletes it afterwards, in a
+    Bundle of its own (its superseded DocumentReference still names the report)."""
     outbox = _forwarding(store)
     store.ingest(convert((EXAMPLES / ORIGINAL).read_bytes()))
     store.ingest(convert((EXAMPLES / REPLACEMENT).read_bytes()))
     original, replacement = outbox.rows()
-    first = _bundle(store, original)
+    [first] = _bundles(store, original)
     assert_complete(first)
-    assert {e["request"]["method"] for e in first["entry"]} == {"PUT"}
     document = next(e for e in first["entry"] if e["request"]["url"] == original.document)
     assert document["resource"]["status"] == "superseded"  # as the store has it now
-    second = _bundle(store, replacement)
-    assert_complete(second)
-    deletes = {e["request"]["url"] for e in second["entry"] if e["request"]["method"] == "DELETE"}
-    assert deletes == set(replacement.delete) and deletes <= {r for r, _ in original.put}
+    writes, deletions = _bundles(store, replacement)
+    assert_complete(writes)
+    assert _deleted(deletions) == set(replacement.delete)
+    assert set(replacement.delete) <= {r for r, _ in original.put}
+    put = {e["request"]["url"] for e in writes["entry"]}
+    assert set(replacement.delete) <= put  # last content, so that references resolve
+
+
+def test_an_original_arriving_after_its_replacement(store: Store) -> None:
+    """Ingested late, its report is deleted at once: written whole, then deleted."""
+    outbox = _forwarding(store)
+    store.ingest(convert((EXAMPLES / REPLACEMENT).read_bytes()))
+    store.ingest(convert((EXAMPLES / ORIGINAL).read_bytes()))
+    _, late = outbox.rows()
+    assert {r.partition("/")[0] for r in late.delete} == {"DiagnosticReport", "Observation"}
+    writes, deletions = _bundles(store, late)
+    assert_complete(writes)
+    assert _deleted(deletions) == set(late.delete)
 
 
 def test_a_row_retried_after_a_later_one_was_delivered_sends_deletions(store: Store) -> None:
@@ -103,9 +123,9 @@ def test_a_row_retried_after_a_later_one_was_delivered_sends_deletions(store: St
     store.ingest(convert((EXAMPLES / ORIGINAL).read_bytes()))
     store.ingest(convert((EXAMPLES / REPLACEMENT).read_bytes()))
     original, replacement = outbox.rows()
-    bundle = _bundle(store, original, later_delivered=True)
-    deletes = {e["request"]["url"] for e in bundle["entry"] if e["request"]["method"] == "DELETE"}
-    assert deletes == set(replacement.delete)  # never brings the replaced report back
+    writes, deletions = _bundles(store, original, later_delivered=True)
+    assert_complete(writes)
+    assert _deleted(deletions) == set(replacement.delete)  # never brings the report back
 
 
 def test_a_row_naming_what_the_store_never_held_cannot_be_sent(store: Store) -> None:
@@ -116,4 +136,4 @@ def test_a_row_naming_what_the_store_never_held_cannot_be_sent(store: Store) -> 
         **{**{f: getattr(row, f) for f in row.__slots__}, "put": (("Patient/nope", 1),)}
     )
     with pytest.raises(MissingResource, match="Patient/nope"):
-        transaction(store, broken, BASE, later_delivered=False)
+        transactions(store, broken, BASE, later_delivered=False)
