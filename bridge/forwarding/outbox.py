@@ -158,6 +158,14 @@ class Outbox:
         """Up to `limit` due rows of `destination`, oldest first, in flight under `token`
         until the lease lapses; never a row behind an open row of the same patient."""
         now = now_micros()
+        with self.store.db.read() as cursor:  # most polls find nothing: no write lock then
+            cursor.execute(
+                f"SELECT 1 FROM forward_outbox WHERE destination = ? AND state IN {_OPEN} "
+                "AND next_attempt <= ? LIMIT 1",
+                (destination, now),
+            )
+            if cursor.fetchone() is None:
+                return []
         lock = " FOR UPDATE SKIP LOCKED" if self.store.dialect == "postgresql" else ""
         with self.store.db.transaction() as cursor:
             cursor.execute(
