@@ -44,6 +44,7 @@ __all__ = ["Worker", "backoff"]
 
 log = logging.getLogger("bridge.forwarding")
 PURGE_EVERY = 3600.0  # seconds between two deletions of old delivered rows
+LEASE_MARGIN = 5.0  # seconds of lease left, beyond the timeout, to send without renewing
 
 
 def backoff(
@@ -203,12 +204,16 @@ class Worker:
             bodies = await asyncio.to_thread(
                 transactions, self.store, row, destination.base, later_delivered=later
             )
+            lease_end = row.next_attempt  # as the claim set it
             for body in bodies:  # the PUTs, then the DELETEs
-                # a full lease from now: the post ends (or times out) before anyone else
-                # may claim the row again
-                if not await asyncio.to_thread(self.outbox.renew, row, self.config.worker.lease):
-                    log.warning("claim lapsed before sending", extra={"fields": {"row": row.id}})
-                    return
+                # the post must end (or time out) before anyone else may claim the row
+                # again: short of that, a new lease from now
+                if lease_end - now_micros() < (destination.timeout + LEASE_MARGIN) * 1e6:
+                    lease = self.config.worker.lease
+                    lease_end = now_micros() + int(lease * 1e6)
+                    if not await asyncio.to_thread(self.outbox.renew, row, lease):
+                        log.warning("claim lapsed", extra={"fields": {"row": row.id}})
+                        return
                 await post_transaction(destination, body, self._tokens.get(destination.name))
         except MissingResource as exc:
             await self._failed(row, destination, DeliveryFailed(str(exc), permanent=True))
