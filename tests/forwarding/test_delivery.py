@@ -253,7 +253,7 @@ def test_client_credentials_are_renewed_before_expiry_and_on_401(
     upstream: Store, tmp_path: Path
 ) -> None:
     with Server(tmp_path / "down") as downstream, proxied(downstream.url) as proxy:
-        proxy.token_lifetime = 1.0
+        proxy.token_lifetime = 60.0
         auth = {
             "type": "client-credentials",
             "token_url": f"{proxy.url}/token",
@@ -264,12 +264,15 @@ def test_client_credentials_are_renewed_before_expiry_and_on_401(
             _ingest(upstream, SOME[0])
             wait_until(lambda: _all(upstream, DELIVERED, 1))
             proxy.require_token = "revoked"  # the server forgets the token
+            proxy.token_lifetime = 1.0  # the next one is renewed 0.1 s before it ends
             _ingest(upstream, SOME[1])
             wait_until(lambda: _all(upstream, DELIVERED, 2))
             assert proxy.tokens_issued == 2
-            time.sleep(1.1)  # the second token expires
+            assert [d.status for d in proxy.deliveries] == [200, 401, 200]  # renewed on a 401
+            time.sleep(1.0)  # the second token expires
             _ingest(upstream, SOME[2])
             wait_until(lambda: _all(upstream, DELIVERED, 3))
         assert proxy.tokens_issued == 3  # the second one expired: renewed before sending
+        assert [d.status for d in proxy.deliveries] == [200, 401, 200, 200]
         assert [r.attempts for r in Outbox(upstream).rows()] == [1, 1, 1]
         assert_mirrored(upstream, downstream)
