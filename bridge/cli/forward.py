@@ -1,4 +1,9 @@
-"""`crbio forward`: run the delivery worker, see the outbox, send rows again."""
+"""`crbio forward`: run the delivery worker, see the outbox, send rows again.
+
+Exit statuses as everywhere (bridge/cli/problems.py): 2 when the configuration cannot
+work (no destination, a forwarding file that cannot be used), 1 when the store is
+missing or some row named to `retry` could not be made due.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from bridge.cli.problems import fail, load_settings, note, usage
+from bridge.cli.stores import missing_store, open_for_reading
 from bridge.settings import Settings
 
 if TYPE_CHECKING:
     from bridge.forwarding import ForwardingConfig, Outbox
+    from bridge.store import Store
 
 __all__ = ["app", "forwarding_config"]
 
@@ -27,7 +36,6 @@ app = typer.Typer(
     help="Forwarding of ingested reports to downstream FHIR servers (the outbox).",
     no_args_is_help=True,
 )
-err = Console(stderr=True)
 out = Console()
 
 
@@ -48,41 +56,35 @@ def run(
     from bridge.api.observability import JsonFormatter
     from bridge.forwarding import Forwarding, Worker
     from bridge.forwarding.probe import start_probe
-    from bridge.store import open_store
 
-    settings = Settings.from_environment()
+    settings = load_settings()
     config = forwarding_config(settings)
     if not config.destinations:
-        err.print(
-            "[red]nothing to forward to[/red]: set BRIDGE_FORWARD_TO or BRIDGE_FORWARD_CONFIG",
-            highlight=False,
+        raise usage(
+            "nothing to forward to: set BRIDGE_FORWARD_TO (FHIR bases) or "
+            "BRIDGE_FORWARD_CONFIG (a TOML file of destinations)"
         )
-        raise typer.Exit(2)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    store = open_store(settings.database_url)
-    registry = CollectorRegistry()
-    forwarding = Forwarding(store, config, registry)
-    worker = Worker(store, config, metrics=forwarding.metrics)
+    with _store(settings) as store:
+        registry = CollectorRegistry()
+        forwarding = Forwarding(store, config, registry)
+        worker = Worker(store, config, metrics=forwarding.metrics)
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, worker.stop)
-        probe = await start_probe(worker, registry, host, port) if port is not None else None
-        try:
-            await worker.run(until_idle=once)
-        finally:
-            if probe is not None:
-                await probe.cleanup()
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, worker.stop)
+            probe = await start_probe(worker, registry, host, port) if port else None
+            try:
+                await worker.run(until_idle=once)
+            finally:
+                if probe is not None:
+                    await probe.cleanup()
 
-    names = ", ".join(d.name for d in config.destinations)
-    err.print(f"forwarding to {names}", highlight=False, soft_wrap=True)
-    try:
+        note(", ".join(d.name for d in config.destinations), "forwarding to", "cyan")
         asyncio.run(main())
-    finally:
-        store.close()
 
 
 @app.command()
@@ -94,7 +96,7 @@ def status(
     from bridge.forwarding import STATES
     from bridge.forwarding.outbox import DEAD, IN_FLIGHT, PENDING
 
-    settings = Settings.from_environment()
+    settings = load_settings()
     config = forwarding_config(settings)
     with _outbox(settings) as outbox:
         counts = outbox.counts()
@@ -132,15 +134,15 @@ def status(
     for line in summary:
         age = line["oldest_pending_seconds"]
         table.add_row(
-            str(line["destination"]),
+            escape(str(line["destination"])),
             *(str(line[state]) for state in STATES),
             "-" if age is None else _duration(age),
         )
     out.print(table)
     for row in dead_rows:  # one line each, never wrapped: grep-able
         out.print(
-            f"[red]dead[/red] {row.id} {row.destination} {row.document} after "
-            f"{row.attempts} attempt(s): {row.last_error}",
+            f"[red]dead[/red] {row.id} {escape(row.destination)} {row.document} after "
+            f"{row.attempts} attempt(s): {escape(row.last_error or '')}",
             highlight=False,
             soft_wrap=True,
         )
@@ -160,40 +162,43 @@ def retry(
 ) -> None:
     """Make rows due now, attempts reset: dead rows, or any row but one in flight."""
     if not ids and not dead:
-        raise typer.BadParameter("give row ids, or --dead", param_hint="ID")
-    with _outbox(Settings.from_environment()) as outbox:
+        raise usage("give row ids (crbio forward status lists the dead ones), or --dead", "ID")
+    with _outbox(load_settings()) as outbox:
         count = outbox.retry(ids or (), dead=dead, destination=destination)
     typer.echo(f"{count} row(s) due again")
     if ids and count < len(ids):
-        err.print(
-            f"[yellow]{len(ids) - count} id(s) not found, in flight"
-            + (", or of another destination" if destination else "")
-            + "[/yellow]",
-            highlight=False,
-        )
-        raise typer.Exit(1)
+        where = ", or of another destination" if destination else ""
+        raise fail(f"{len(ids) - count} id(s) not found, or in flight{where}")
 
 
 def forwarding_config(settings: Settings) -> ForwardingConfig:
+    """The forwarding configuration; one that cannot be used is a usage error."""
     from bridge.forwarding import ForwardingConfigError, load_config
 
     try:
         return load_config(settings)
     except ForwardingConfigError as exc:
-        err.print(f"[red]{exc.code}[/red]: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise usage(f"configuration: {exc}") from exc
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    """The store the outbox is in: an existing one (a new one would have no row)."""
+    store = open_for_reading(settings)
+    if store is None:
+        raise fail(missing_store(settings))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @contextmanager
 def _outbox(settings: Settings) -> Iterator[Outbox]:
     from bridge.forwarding import Outbox
-    from bridge.store import open_store
 
-    store = open_store(settings.database_url)
-    try:
+    with _store(settings) as store:
         yield Outbox(store)
-    finally:
-        store.close()
 
 
 def _duration(seconds: float) -> str:

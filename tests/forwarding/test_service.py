@@ -18,6 +18,7 @@ from bridge.mapping import convert
 from bridge.settings import Settings
 from bridge.store import Store, open_store
 from tests.api.conftest import CDA, running_api
+from tests.cli.test_messages import assert_failure, assert_usage_error, crbio
 from tests.forwarding.downstream import fast_config, write_config
 from tests.helpers import EXAMPLES
 from tests.serving import free_port
@@ -108,12 +109,11 @@ def test_forward_status_and_retry(cli_store: Any) -> None:
     assert (
         f"dead {claimed.id} downstream" in table.stdout and "HTTP 400: bad Bundle" in table.stdout
     )
-    missing = runner.invoke(app, ["forward", "retry", str(claimed.id), "999"], env=env)
-    assert missing.exit_code == 1 and "1 row(s) due again" in missing.stdout
-    assert "1 id(s) not found" in missing.stderr
+    missing = crbio("forward", "retry", str(claimed.id), "999", **env)
+    assert_failure(missing, "1 id(s) not found")
+    assert "1 row(s) due again" in missing.stdout
     assert [r.state for r in outbox.rows()] == [PENDING]
-    nothing = runner.invoke(app, ["forward", "retry"], env=env)
-    assert nothing.exit_code == 2
+    assert_usage_error(crbio("forward", "retry", **env), "give row ids")
     assert outbox.rows(DEAD) == []
 
 
@@ -121,7 +121,7 @@ def test_forward_status_and_retry(cli_store: Any) -> None:
     ("env", "message"),
     [
         ({}, "nothing to forward to"),
-        ({"BRIDGE_FORWARD_CONFIG": "/nonexistent/forward.toml"}, "forward-config"),
+        ({"BRIDGE_FORWARD_CONFIG": "/nonexistent/forward.toml"}, "/nonexistent/forward.toml"),
         ({"BRIDGE_FORWARD_TO": "ftp://lab.example"}, "not an http(s) URL"),
     ],
 )
@@ -129,5 +129,11 @@ def test_forward_run_refuses_what_cannot_work(
     tmp_path: Path, env: dict[str, str], message: str
 ) -> None:
     env = {"BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"} | env
-    result = CliRunner().invoke(app, ["forward", "run"], env=env)
-    assert result.exit_code == 2 and message in result.stderr
+    assert_usage_error(crbio("forward", "run", **env), message)
+
+
+def test_forward_commands_need_an_existing_store(tmp_path: Path) -> None:
+    env = {"BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'none.sqlite3'}"}
+    assert_failure(crbio("forward", "status", **env), "no store at")
+    assert_failure(crbio("forward", "retry", "--dead", **env), "no store at")
+    assert not (tmp_path / "none.sqlite3").exists()  # never created by surprise
