@@ -13,7 +13,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,7 +36,11 @@ class Database:
 
     dialect: str
 
-    def transaction(self) -> Any:  # a context manager yielding a Cursor
+    def transaction(self, *, pipeline: bool = True) -> Any:  # a context manager → Cursor
+        """Statements that commit together or not at all. PostgreSQL sends them without
+        waiting for each answer (pipeline mode), unless `pipeline` is False: for schema
+        changes, after which psycopg forgets its prepared statements (DEALLOCATE ALL),
+        which in a pipeline could come after statements prepared meanwhile."""
         raise NotImplementedError
 
     def read(self) -> Any:  # a context manager yielding a Cursor, for reads only
@@ -88,7 +92,7 @@ class SqliteDatabase(Database):
         return connection
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
+    def transaction(self, *, pipeline: bool = True) -> Iterator[Cursor]:
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")  # one writer at a time, taken up front
         try:
@@ -165,9 +169,13 @@ class PostgresDatabase(Database):
         )
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
+    def transaction(self, *, pipeline: bool = True) -> Iterator[Cursor]:
         with self._pool.connection() as connection:
-            with connection.pipeline(), connection.transaction(), connection.cursor() as cursor:
+            with (
+                connection.pipeline() if pipeline else nullcontext(),
+                connection.transaction(),
+                connection.cursor() as cursor,
+            ):
                 yield _PgCursor(cursor)
 
     @contextmanager
