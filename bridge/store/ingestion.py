@@ -18,6 +18,8 @@ import json
 from typing import Any
 
 from bridge.mapping import Conversion
+from bridge.store.bulk import insert_rows
+from bridge.store.content import unpack
 from bridge.store.documents import document_time as find_document_time
 from bridge.store.documents import (
     presented_forms_by_url,
@@ -91,7 +93,7 @@ def _written_by_newer(
     kept = {}
     for resource_type, resource_id, version_id, last_updated, content in writer.cursor.fetchall():
         kept[(resource_type, resource_id)] = Written(
-            Stored(resource_type, resource_id, version_id, last_updated, bytes(content)),
+            Stored(resource_type, resource_id, version_id, last_updated, unpack(content)),
             created=False,
             changed=False,
         )
@@ -106,11 +108,12 @@ def _remember_document_time(
         for e in bundle["entry"]
         if (e["resource"]["resourceType"], e["resource"]["id"]) not in kept
     ]
-    writer.cursor.executemany(
-        "INSERT INTO ingested_from (resource_type, id, document_time) VALUES (?, ?, ?) "
-        "ON CONFLICT (resource_type, id) DO UPDATE SET document_time = "
-        "excluded.document_time",
+    insert_rows(
+        writer.cursor,
+        writer.dialect,
+        "ingested_from",
         rows,
+        "ON CONFLICT (resource_type, id) DO UPDATE SET document_time = excluded.document_time",
     )
 
 
@@ -120,16 +123,15 @@ def _replaced_by_stored(writer: Writer, master: dict[str, Any]) -> bool:
     # stored DocumentReference (62 ms per document at 17,000 documents: quadratic loads)
     system, args = _system_sql(master)
     writer.cursor.execute(
-        "SELECT r.content FROM idx_token t JOIN resource r ON r.resource_type = "
-        "t.resource_type AND r.id = t.id WHERE t.resource_type = 'DocumentReference' AND "
-        f"t.param = 'relatesto-identifier' AND {system} AND t.code = ? AND NOT r.deleted",
+        "SELECT r.content FROM idx_token t JOIN resource r ON r.rid = t.rid WHERE "
+        f"t.resource_type = 'DocumentReference' AND t.param = 'relatesto-identifier' AND {system} AND t.code = ? AND NOT r.deleted",
         (*args, master.get("value")),
     )
     return any(
         relation.get("code") == "replaces"
         and same_identifier(relation.get("target", {}).get("identifier"), master)
         for (content,) in writer.cursor.fetchall()
-        for relation in json.loads(bytes(content)).get("relatesTo", ())
+        for relation in json.loads(unpack(content)).get("relatesTo", ())
     )
 
 
@@ -137,22 +139,15 @@ def _kept(writer: Writer, bundle: dict[str, Any]) -> dict[tuple[str, str], Writt
     """The entries of a replaced document already stored (deleted or not), as no-op writes
     of their latest content; only its own (superseded) DocumentReference is written."""
     kept = {}
+    writer.prefetch((e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"])
     for entry in bundle["entry"]:
         resource = entry["resource"]
         key = (resource["resourceType"], resource["id"])
         if key[0] == "DocumentReference" and "masterIdentifier" in resource:
             continue
-        writer.cursor.execute(
-            "SELECT version_id, last_updated, content FROM resource_history WHERE "
-            "resource_type = ? AND id = ? AND content IS NOT NULL ORDER BY "
-            "version_id DESC LIMIT 1",
-            key,
-        )
-        row = writer.cursor.fetchone()
-        if row is not None:
-            kept[key] = Written(
-                Stored(*key, row[0], row[1], bytes(row[2])), created=False, changed=False
-            )
+        latest = writer.latest(*key)
+        if latest is not None:
+            kept[key] = Written(latest, created=False, changed=False)
     return kept
 
 
@@ -177,11 +172,11 @@ def _by_identifier(writer: Writer, resource_type: str, identifier: dict[str, Any
     system, args = _system_sql(identifier)
     writer.cursor.execute(  # driven from the token index, as in _replaced_by_stored
         "SELECT r.id, r.version_id, r.last_updated, r.content FROM idx_token t JOIN resource r "
-        "ON r.resource_type = t.resource_type AND r.id = t.id WHERE t.resource_type = ? AND "
+        "ON r.rid = t.rid WHERE t.resource_type = ? AND "
         f"t.param = 'identifier' AND {system} AND t.code = ? AND NOT r.deleted",
         (resource_type, *args, identifier.get("value")),
     )
-    return [Stored(resource_type, r[0], r[1], r[2], bytes(r[3])) for r in writer.cursor.fetchall()]
+    return [Stored(resource_type, r[0], r[1], r[2], unpack(r[3])) for r in writer.cursor.fetchall()]
 
 
 def _system_sql(identifier: dict[str, Any]) -> tuple[str, list[Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from bridge.store.content import unpack
 from bridge.store.database import Cursor
 from bridge.store.records import SearchPage, Stored
 from bridge.store.search import Condition, InvalidSearch, Query, condition_sql, date_sql
@@ -31,7 +32,7 @@ def run_search(cursor: Cursor, query: Query, dialect: str) -> SearchPage:
     conditions = query.conditions
     if hot is not None:
         patient, system, code, rest = hot
-        joins = " JOIN observation_hot h ON h.id = r.id"
+        joins = " JOIN observation_hot h ON h.rid = r.rid"
         where += ["h.patient = ?", "h.code = ?"]
         params += [patient, code]
         if system is not ...:
@@ -86,7 +87,7 @@ def run_search(cursor: Cursor, query: Query, dialect: str) -> SearchPage:
     rows = cursor.fetchall()
     more = len(rows) > query.count
     rows = rows[: query.count]
-    matches = [Stored(resource_type, r[0], r[1], r[2], bytes(r[3])) for r in rows]
+    matches = [Stored(resource_type, r[0], r[1], r[2], unpack(r[3])) for r in rows]
     next_cursor = _encode_cursor(signature, list(rows[-1][4:])) if more and rows else None
     included = _includes(cursor, query, matches)
     return SearchPage(matches, included, total, next_cursor)
@@ -104,9 +105,9 @@ def _includes(cursor: Cursor, query: Query, matches: list[Stored]) -> list[Store
             continue
         marks = ", ".join("?" for _ in ids)
         cursor.execute(
-            f"SELECT target FROM idx_reference WHERE resource_type = ? AND "
-            f"param = ? AND id IN ({marks})",
-            [source_type, param, *ids],
+            "SELECT target FROM idx_reference WHERE resource_type = ? AND param = ? AND rid "
+            f"IN (SELECT rid FROM resource WHERE resource_type = ? AND id IN ({marks}))",
+            [source_type, param, source_type, *ids],
         )
         for (target,) in cursor.fetchall():
             if (
@@ -128,7 +129,7 @@ def _includes(cursor: Cursor, query: Query, matches: list[Stored]) -> list[Store
             [kind, *target_ids],
         )
         for row in cursor.fetchall():
-            stored[f"{kind}/{row[0]}"] = Stored(kind, row[0], row[1], row[2], bytes(row[3]))
+            stored[f"{kind}/{row[0]}"] = Stored(kind, row[0], row[1], row[2], unpack(row[3]))
     return [stored[target] for target in targets if target in stored]  # in reference order
 
 

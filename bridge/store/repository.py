@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from bridge.mapping import Conversion
 from bridge.store import ingestion
+from bridge.store.content import unpack
 from bridge.store.database import Cursor, Database
 from bridge.store.indexing import SEARCH_PARAMETERS, parameters_of
 from bridge.store.lastn import run_lastn
@@ -58,6 +59,13 @@ class AfterIngest(Protocol):
         written: Sequence[tuple[str, str, int, bool]],
     ) -> None: ...
 
+# Every version of one resource: the current one (`resource`) and those it replaced
+_VERSIONS = (
+    "SELECT version_id, last_updated, content, deleted FROM resource WHERE resource_type = ? "
+    "AND id = ? UNION ALL SELECT version_id, last_updated, content, deleted FROM "
+    "resource_history WHERE resource_type = ? AND id = ?"
+)
+
 
 class Store:
     """Resources and their history on SQLite or PostgreSQL (see `bridge.store.database`)."""
@@ -91,7 +99,7 @@ class Store:
             row = cursor.fetchone()
         if row is None:
             raise ResourceNotFound(f"{resource_type}/{resource_id} not found")
-        stored = Stored(resource_type, resource_id, row[0], row[1], bytes(row[2]), bool(row[3]))
+        stored = Stored(resource_type, resource_id, row[0], row[1], unpack(row[2]), bool(row[3]))
         if stored.deleted:
             raise ResourceDeleted(f"{resource_type}/{resource_id} was deleted")
         return stored
@@ -99,9 +107,9 @@ class Store:
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> Stored:
         with self.db.read() as cursor:
             cursor.execute(
-                "SELECT last_updated, content, deleted FROM resource_history WHERE resource_type "
-                "= ? AND id = ? AND version_id = ?",
-                (resource_type, resource_id, version_id),
+                f"SELECT last_updated, content, deleted FROM ({_VERSIONS}) AS v WHERE "
+                "version_id = ?",
+                (resource_type, resource_id, resource_type, resource_id, version_id),
             )
             row = cursor.fetchone()
         if row is None:
@@ -110,22 +118,21 @@ class Store:
             raise ResourceDeleted(
                 f"{resource_type}/{resource_id} version {version_id} is a deletion"
             )
-        return Stored(resource_type, resource_id, version_id, row[0], bytes(row[1]))
+        return Stored(resource_type, resource_id, version_id, row[0], unpack(row[1]))
 
     def history(self, resource_type: str, resource_id: str) -> list[Stored]:
         """Every version, newest first (deletions included, without content)."""
         with self.db.read() as cursor:
             cursor.execute(
-                "SELECT version_id, last_updated, content, deleted FROM resource_history WHERE "
-                "resource_type = ? AND id = ? ORDER BY version_id DESC",
-                (resource_type, resource_id),
+                f"SELECT version_id, last_updated, content, deleted FROM ({_VERSIONS}) AS v "
+                "ORDER BY version_id DESC",
+                (resource_type, resource_id, resource_type, resource_id),
             )
             rows = cursor.fetchall()
         if not rows:
             raise ResourceNotFound(f"{resource_type}/{resource_id} not found")
         return [
-            Stored(resource_type, resource_id, r[0], r[1], bytes(r[2] or b""), bool(r[3]))
-            for r in rows
+            Stored(resource_type, resource_id, r[0], r[1], unpack(r[2]), bool(r[3])) for r in rows
         ]
 
     # Writes ------------------------------------------------------------------------
@@ -144,7 +151,7 @@ class Store:
             cursor.execute(f"SELECT value FROM counter WHERE name = 'seq'{lock}")
             writer = Writer(cursor, self.dialect, int(cursor.fetchone()[0]))
             yield writer
-            writer.save_seq()
+            writer.finish()
 
     def put(self, resource: dict[str, Any], *, if_match: str | None = None) -> Written:
         with self.writing() as writer:

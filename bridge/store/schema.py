@@ -1,8 +1,10 @@
 """The schema, one for both engines, and its versioned migrations.
 
-Resources are stored as their JSON (with meta.versionId and meta.lastUpdated) in
-`resource`, every version in `resource_history`. Search runs on index tables
-filled from each version as it is written:
+Resources are stored as their JSON (with meta.versionId and meta.lastUpdated,
+zstd-compressed: see content.py): the current version in `resource`, the versions it
+replaced in `resource_history`, so that each version's JSON is stored once (a
+deletion's current row has no content). Search runs on index tables filled from the
+current version of each resource:
 
 - `idx_token`      (param, system, code): code, combo-code, category, status, identifier…
 - `idx_reference`  (param, target): patient, subject, result…
@@ -30,6 +32,24 @@ SERIAL = {  # a primary key numbered by the database, in insertion order
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
     "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 }
+
+def _keyed_by_rid(
+    table: str, columns: str, definitions: str, *indexes: str, resource_type: str = "t.resource_type"
+) -> list[str]:
+    """Statements that rebuild an index table keyed by `resource.rid` instead of
+    (resource_type, id), its rows kept; `indexes` are made again, with one on `rid`."""
+    return [
+        f"ALTER TABLE {table} RENAME TO {table}_old",
+        f"CREATE TABLE {table} (rid BIGINT NOT NULL, {definitions})",
+        f"INSERT INTO {table} (rid, {columns}) SELECT r.rid, "
+        + ", ".join(f"t.{c.strip()}" for c in columns.split(","))
+        + f" FROM {table}_old t JOIN resource r ON r.resource_type = {resource_type} "
+        "AND r.id = t.id",
+        f"DROP TABLE {table}_old",
+        *indexes,
+        f"CREATE INDEX {table}_rid ON {table} (rid)",
+    ]
+
 
 # Each migration: (version, description, statements with {blob} / {real} / {serial})
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -192,12 +212,74 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "WHERE state IN ('pending', 'in-flight')",
         ],
     ),
+    # Each version's JSON once (the history held the current version too, and a deleted
+    # resource's row its last content: the store twice over), and index rows keyed by a
+    # number: (resource_type, id), 48 bytes of text, was repeated in every index row and
+    # in an index of each table; new resources take increasing numbers, so their index
+    # rows go to the end of those indexes instead of pages all over them.
+    (
+        6,
+        "each version stored once; index rows keyed by resource number",
+        [
+            """DELETE FROM resource_history WHERE EXISTS (SELECT 1 FROM resource r WHERE
+            r.resource_type = resource_history.resource_type AND r.id = resource_history.id
+            AND r.version_id = resource_history.version_id)""",
+            "UPDATE resource SET content = substr(content, 1, 0) WHERE deleted",
+            "ALTER TABLE resource ADD COLUMN rid BIGINT",
+            "UPDATE resource SET rid = seq",  # unique: each resource's latest write
+            "CREATE UNIQUE INDEX resource_rid ON resource (rid)",
+            *_keyed_by_rid(
+                "idx_token",
+                "resource_type, param, system, code",
+                "resource_type TEXT NOT NULL, param TEXT NOT NULL, system TEXT, "
+                "code TEXT NOT NULL",
+                "CREATE INDEX idx_token_code ON idx_token (resource_type, param, code, system)",
+            ),
+            *_keyed_by_rid(
+                "idx_reference",
+                "resource_type, param, target",
+                "resource_type TEXT NOT NULL, param TEXT NOT NULL, target TEXT NOT NULL",
+                "CREATE INDEX idx_reference_target ON idx_reference "
+                "(resource_type, param, target)",
+            ),
+            *_keyed_by_rid(
+                "idx_date",
+                "resource_type, param, low, high",
+                "resource_type TEXT NOT NULL, param TEXT NOT NULL, low BIGINT NOT NULL, "
+                "high BIGINT NOT NULL",
+                "CREATE INDEX idx_date_range ON idx_date (resource_type, param, low, high)",
+            ),
+            *_keyed_by_rid(
+                "idx_quantity",
+                "resource_type, param, system, code, value, canonical_code, canonical_value",
+                "resource_type TEXT NOT NULL, param TEXT NOT NULL, system TEXT, code TEXT, "
+                "value {real} NOT NULL, canonical_code TEXT, canonical_value {real}",
+                "CREATE INDEX idx_quantity_canonical ON idx_quantity "
+                "(resource_type, param, canonical_code, canonical_value)",
+            ),
+            *_keyed_by_rid(
+                "idx_string",
+                "resource_type, param, value",
+                "resource_type TEXT NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL",
+                "CREATE INDEX idx_string_value ON idx_string (resource_type, param, value)",
+            ),
+            *_keyed_by_rid(
+                "observation_hot",
+                "patient, system, code, date_low, date_high, seq",
+                "patient TEXT, system TEXT, code TEXT NOT NULL, date_low BIGINT, "
+                "date_high BIGINT, seq BIGINT NOT NULL",
+                "CREATE INDEX observation_hot_path ON observation_hot "
+                "(patient, code, date_low, seq)",
+                resource_type="'Observation'",
+            ),
+        ],
+    ),
 ]
 
 
 def migrate(db: Database) -> int:
     """Bring the schema to the latest version; returns it. Safe to run at every start."""
-    with db.transaction() as cursor:
+    with db.transaction(pipeline=False) as cursor:
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
             "description TEXT NOT NULL)"

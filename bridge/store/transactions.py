@@ -38,6 +38,8 @@ def write_entries(
             matches[i] = existing = writer.existing(kind, request["ifNoneExist"])
             if existing is not None:
                 aliases[entry["fullUrl"]] = f"{kind}/{existing.id}"
+    # The resources the PUTs write, read in one go rather than one statement each
+    writer.prefetch(_put_targets(entries))
     seen: set[tuple[str, str]] = set()
     responses = []
     for i, entry in enumerate(entries):
@@ -86,6 +88,17 @@ def write_entries(
         else:
             raise ConflictError(f"entry method {method or '(none)'} is not supported here")
     return responses
+
+
+def _put_targets(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(type, id) of every `PUT Type/id` entry."""
+    keys = []
+    for entry in entries:
+        request = entry.get("request") or {}
+        kind, _, resource_id = str(request.get("url", "")).partition("?")[0].partition("/")
+        if str(request.get("method", "")).upper() == "PUT" and kind and resource_id:
+            keys.append((kind, resource_id))
+    return keys
 
 
 def _response(written: Written) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def _run_together(workers: list[Callable[[], Any]]) -> None:
 
 
 def assert_consistent(store: Store) -> None:
-    """Every version is in the history, numbered 1..n; `seq` is unique and below the counter."""
+    """Every version is stored once, numbered 1..n: the current one in `resource`, those
+    it replaced in the history; `seq` is unique and below the counter."""
     with store.db.read() as cursor:
         cursor.execute("SELECT COUNT(*), COUNT(DISTINCT seq), MAX(seq) FROM resource")
         rows, distinct, highest = cursor.fetchone()
@@ -43,12 +44,14 @@ def assert_consistent(store: Store) -> None:
         cursor.execute("SELECT value FROM counter WHERE name = 'seq'")
         assert cursor.fetchone()[0] >= (highest or 0)
         cursor.execute(
-            "SELECT r.resource_type, r.id, r.version_id, COUNT(*), MIN(h.version_id), "
-            "MAX(h.version_id) FROM resource r JOIN resource_history h ON h.resource_type = "
-            "r.resource_type AND h.id = r.id GROUP BY r.resource_type, r.id, r.version_id"
+            "SELECT r.resource_type, r.id, r.version_id, COUNT(h.version_id), "
+            "MIN(h.version_id), MAX(h.version_id) FROM resource r LEFT JOIN resource_history h "
+            "ON h.resource_type = r.resource_type AND h.id = r.id "
+            "GROUP BY r.resource_type, r.id, r.version_id"
         )
         for resource_type, resource_id, version, count, low, high in cursor.fetchall():
-            assert (count, low, high) == (version, 1, version), f"{resource_type}/{resource_id}"
+            expected = (version - 1, 1, version - 1) if version > 1 else (0, None, None)
+            assert (count, low, high) == expected, f"{resource_type}/{resource_id}"
         cursor.execute(
             "SELECT COUNT(*) FROM resource_history h WHERE NOT EXISTS (SELECT 1 FROM "
             "resource r WHERE r.resource_type = h.resource_type AND r.id = h.id)"

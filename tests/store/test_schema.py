@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bridge.store import Store, open_store
+from bridge.mapping import convert
+from bridge.store import ResourceDeleted, Store, open_store
 from bridge.store import schema as schema_module
 from bridge.store.schema import MIGRATIONS, migrate
-from tests.store.resources import patient
+from tests.helpers import EXAMPLES
+from tests.store.resources import patient, search_ids
+from tests.store.test_concurrency import assert_consistent
 from tests.stores import database_url
 
 LATEST = MIGRATIONS[-1][0]
@@ -51,16 +56,46 @@ def test_opening_twice_is_idempotent(engine: str, tmp_path: Path) -> None:
             first.close()
 
 
-def test_an_older_schema_is_brought_up_to_date(
+def _load_schema3_rows(store: Store) -> dict[str, dict[str, Any]]:
+    """Fill a store at schema 3 with the rows crbio-bridge wrote at that schema.
+
+    `data/schema3-store.json` holds every row of a SQLite store written by the code of
+    schema 3 (commit 64a5f49): glucose-two-units.xml then its replacement
+    glucose-replacement.xml ingested, a Patient updated, one deleted and recreated,
+    one deleted. Blobs are the UTF-8 text of their JSON.
+    """
+    tables = json.loads((Path(__file__).parent / "data" / "schema3-store.json").read_text())
+    with store.db.transaction() as cursor:
+        cursor.execute("DELETE FROM counter")
+        for table, dump in tables.items():
+            marks = ", ".join("?" for _ in dump["columns"])
+            rows = [
+                [v["utf8"].encode() if isinstance(v, dict) else v for v in row]
+                for row in dump["rows"]
+            ]
+            if table in ("resource", "resource_history"):  # booleans stored as 0/1
+                deleted = dump["columns"].index("deleted")
+                rows = [[*r[:deleted], bool(r[deleted]), *r[deleted + 1 :]] for r in rows]
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(dump['columns'])}) VALUES ({marks})", rows
+            )
+    return {
+        table: [dict(zip(dump["columns"], row, strict=True)) for row in dump["rows"]]
+        for table, dump in tables.items()
+    }
+
+
+def test_a_store_of_schema_3_is_converted(
     engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A database left at version 1 gets only the later migrations, its data kept."""
+    """Each version's JSON once, index rows keyed by resource number: every read, version,
+    history and search of the old store gives what it gave, and ingestion goes on."""
     with database_url(engine, tmp_path) as url:
-        monkeypatch.setattr(schema_module, "MIGRATIONS", MIGRATIONS[:1])
+        monkeypatch.setattr(schema_module, "MIGRATIONS", MIGRATIONS[:3])
         old = open_store(url)
         try:
-            assert old.schema_version == 1
-            old.put(patient("p1"))
+            assert old.schema_version == 3
+            rows = _load_schema3_rows(old)
         finally:
             old.close()
         monkeypatch.setattr(schema_module, "MIGRATIONS", MIGRATIONS)
@@ -68,8 +103,58 @@ def test_an_older_schema_is_brought_up_to_date(
         try:
             assert new.schema_version == LATEST
             assert [v for v, _ in _schema_versions(new)] == list(range(1, LATEST + 1))
-            assert new.read("Patient", "p1").resource()["name"][0]["family"] == "GARNIER"
-            new.cache_put("k", {"ok": True}, 1.0)  # a table of migration 2 exists
-            assert new.cache_get("k") == ({"ok": True}, 1.0)
+            _check_converted(new, rows)
+            # ingestion goes on: the same document again changes only the Patient updated
+            # since, a new one is stored
+            response, _ = new.ingest(convert((EXAMPLES / "glucose-replacement.xml").read_bytes()))
+            written = [
+                e["response"]["location"].split("/")[0]
+                for e in response["entry"]
+                if "outcome" not in e["response"]
+            ]
+            assert written == ["Patient"]
+            _, changed = new.ingest(convert((EXAMPLES / "haemogram-battery.xml").read_bytes()))
+            assert changed
+            assert_consistent(new)
         finally:
             new.close()
+
+
+def _check_converted(store: Store, rows: dict[str, list[dict[str, Any]]]) -> None:
+    history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows["resource_history"]:
+        history.setdefault((row["resource_type"], row["id"]), []).append(row)
+    for row in rows["resource"]:
+        kind, resource_id = row["resource_type"], row["id"]
+        if row["deleted"]:
+            with pytest.raises(ResourceDeleted):
+                store.read(kind, resource_id)
+        else:
+            assert store.read(kind, resource_id).content == row["content"]["utf8"].encode()
+        versions = sorted(history[(kind, resource_id)], key=lambda h: -h["version_id"])
+        assert [(s.version_id, s.deleted) for s in store.history(kind, resource_id)] == [
+            (h["version_id"], bool(h["deleted"])) for h in versions
+        ]
+        for version in versions:
+            if not version["deleted"]:
+                stored = store.vread(kind, resource_id, version["version_id"])
+                assert stored.content == version["content"]["utf8"].encode()
+    current = {(r["resource_type"], r["id"]): r for r in rows["resource"]}
+    for table, value in (("idx_token", "code"), ("idx_reference", "target")):
+        for row in rows[table]:
+            if current[(row["resource_type"], row["id"])]["deleted"]:
+                continue
+            if row["param"] == "patient" or row["param"].endswith(":text"):
+                continue  # searched as subject / through :text
+            query = [(row["param"], row[value])]
+            if table == "idx_token" and row["system"]:
+                query = [(row["param"], f"{row['system']}|{row['code']}")]
+            assert row["id"] in search_ids(store, row["resource_type"], *query), query
+    with store.db.read() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM resource_history h JOIN resource r ON r.resource_type = "
+            "h.resource_type AND r.id = h.id AND r.version_id = h.version_id"
+        )
+        assert cursor.fetchone()[0] == 0  # the current version is not in the history
+        cursor.execute("SELECT COUNT(*) FROM resource WHERE deleted AND LENGTH(content) > 0")
+        assert cursor.fetchone()[0] == 0
