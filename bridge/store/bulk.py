@@ -32,28 +32,24 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "idx_token": (
         ("rid", "bigint[]"),
-        ("resource_type", "text[]"),
-        ("param", "text[]"),
+        ("param", "integer[]"),
         ("system", "text[]"),
         ("code", "text[]"),
     ),
     "idx_reference": (
         ("rid", "bigint[]"),
-        ("resource_type", "text[]"),
-        ("param", "text[]"),
+        ("param", "integer[]"),
         ("target", "text[]"),
     ),
     "idx_date": (
         ("rid", "bigint[]"),
-        ("resource_type", "text[]"),
-        ("param", "text[]"),
+        ("param", "integer[]"),
         ("low", "bigint[]"),
         ("high", "bigint[]"),
     ),
     "idx_quantity": (
         ("rid", "bigint[]"),
-        ("resource_type", "text[]"),
-        ("param", "text[]"),
+        ("param", "integer[]"),
         ("system", "text[]"),
         ("code", "text[]"),
         ("value", "float8[]"),
@@ -62,8 +58,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "idx_string": (
         ("rid", "bigint[]"),
-        ("resource_type", "text[]"),
-        ("param", "text[]"),
+        ("param", "integer[]"),
         ("value", "text[]"),
     ),
     "observation_hot": (

@@ -29,6 +29,7 @@ from bridge.store.documents import (
     source_documents,
     superseded,
 )
+from bridge.store.indexing import param_code
 from bridge.store.records import Stored, Written
 from bridge.store.transactions import write_entries
 from bridge.store.writer import Writer
@@ -124,8 +125,8 @@ def _replaced_by_stored(writer: Writer, master: dict[str, Any]) -> bool:
     system, args = _system_sql(master)
     writer.cursor.execute(
         "SELECT r.content FROM idx_token t JOIN resource r ON r.rid = t.rid WHERE "
-        f"t.resource_type = 'DocumentReference' AND t.param = 'relatesto-identifier' AND {system} AND t.code = ? AND NOT r.deleted",
-        (*args, master.get("value")),
+        f"t.param = ? AND {system} AND t.code = ? AND NOT r.deleted",
+        (param_code("DocumentReference", "relatesto-identifier"), *args, master.get("value")),
     )
     return any(
         relation.get("code") == "replaces"
@@ -172,9 +173,8 @@ def _by_identifier(writer: Writer, resource_type: str, identifier: dict[str, Any
     system, args = _system_sql(identifier)
     writer.cursor.execute(  # driven from the token index, as in _replaced_by_stored
         "SELECT r.id, r.version_id, r.last_updated, r.content FROM idx_token t JOIN resource r "
-        "ON r.rid = t.rid WHERE t.resource_type = ? AND "
-        f"t.param = 'identifier' AND {system} AND t.code = ? AND NOT r.deleted",
-        (resource_type, *args, identifier.get("value")),
+        f"ON r.rid = t.rid WHERE t.param = ? AND {system} AND t.code = ? AND NOT r.deleted",
+        (param_code(resource_type, "identifier"), *args, identifier.get("value")),
     )
     return [Stored(resource_type, r[0], r[1], r[2], unpack(r[3])) for r in writer.cursor.fetchall()]
 

@@ -15,6 +15,7 @@ import orjson
 
 from bridge.store.content import unpack
 from bridge.store.database import Cursor
+from bridge.store.indexing import param_code
 from bridge.store.records import SearchPage, Stored
 from bridge.store.search import Condition, InvalidSearch, Query, condition_sql, date_sql
 
@@ -105,9 +106,9 @@ def _includes(cursor: Cursor, query: Query, matches: list[Stored]) -> list[Store
             continue
         marks = ", ".join("?" for _ in ids)
         cursor.execute(
-            "SELECT target FROM idx_reference WHERE resource_type = ? AND param = ? AND rid "
-            f"IN (SELECT rid FROM resource WHERE resource_type = ? AND id IN ({marks}))",
-            [source_type, param, source_type, *ids],
+            "SELECT target FROM idx_reference WHERE param = ? AND rid IN (SELECT rid FROM "
+            f"resource WHERE resource_type = ? AND id IN ({marks}))",
+            [param_code(source_type, param), source_type, *ids],
         )
         for (target,) in cursor.fetchall():
             if (

@@ -4,7 +4,8 @@ Resources are stored as their JSON (with meta.versionId and meta.lastUpdated,
 zstd-compressed: see content.py): the current version in `resource`, the versions it
 replaced in `resource_history`, so that each version's JSON is stored once (a
 deletion's current row has no content). Search runs on index tables filled from the
-current version of each resource:
+current version of each resource, each row keyed by the resource's number `rid` and
+(except observation_hot) by `param`, the `param_code` of its type and parameter name:
 
 - `idx_token`      (param, system, code): code, combo-code, category, status, identifier…
 - `idx_reference`  (param, target): patient, subject, result…
@@ -23,6 +24,7 @@ monotonic write counter used to page stably and to order by insertion.
 from __future__ import annotations
 
 from bridge.store.database import Database
+from bridge.store.indexing import SEARCH_PARAMETERS, indexed_names, param_code
 
 __all__ = ["MIGRATIONS", "migrate"]
 
@@ -33,18 +35,30 @@ SERIAL = {  # a primary key numbered by the database, in insertion order
     "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 }
 
-def _keyed_by_rid(
-    table: str, columns: str, definitions: str, *indexes: str, resource_type: str = "t.resource_type"
-) -> list[str]:
-    """Statements that rebuild an index table keyed by `resource.rid` instead of
-    (resource_type, id), its rows kept; `indexes` are made again, with one on `rid`."""
+def _keyed_by_rid(table: str, columns: str, definitions: str, *indexes: str) -> list[str]:
+    """Statements that rebuild an index table keyed by `resource.rid` and, unless it is
+    observation_hot, by the `param_code` of (resource_type, param), its rows kept;
+    `indexes` are made again, with one on `rid`."""
+    selected = ", ".join(f"t.{c.strip()}" for c in columns.split(","))
+    if table == "observation_hot":
+        source = f"{table}_old t JOIN resource r ON r.resource_type = 'Observation' AND r.id = t.id"
+        fill = f"INSERT INTO {table} (rid, {columns}) SELECT r.rid, {selected} FROM {source}"
+    else:
+        codes = ", ".join(
+            f"('{kind}', '{name}', {param_code(kind, name)})"
+            for kind in SEARCH_PARAMETERS
+            for name in indexed_names(kind)
+        )
+        fill = (
+            f"WITH p (resource_type, name, code) AS (VALUES {codes}) INSERT INTO {table} "
+            f"(rid, param, {columns}) SELECT r.rid, p.code, {selected} FROM {table}_old t "
+            "JOIN p ON p.resource_type = t.resource_type AND p.name = t.param "
+            "JOIN resource r ON r.resource_type = t.resource_type AND r.id = t.id"
+        )
     return [
         f"ALTER TABLE {table} RENAME TO {table}_old",
         f"CREATE TABLE {table} (rid BIGINT NOT NULL, {definitions})",
-        f"INSERT INTO {table} (rid, {columns}) SELECT r.rid, "
-        + ", ".join(f"t.{c.strip()}" for c in columns.split(","))
-        + f" FROM {table}_old t JOIN resource r ON r.resource_type = {resource_type} "
-        "AND r.id = t.id",
+        fill,
         f"DROP TABLE {table}_old",
         *indexes,
         f"CREATE INDEX {table}_rid ON {table} (rid)",
@@ -213,10 +227,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ],
     ),
     # Each version's JSON once (the history held the current version too, and a deleted
-    # resource's row its last content: the store twice over), and index rows keyed by a
-    # number: (resource_type, id), 48 bytes of text, was repeated in every index row and
-    # in an index of each table; new resources take increasing numbers, so their index
-    # rows go to the end of those indexes instead of pages all over them.
+    # resource's row its last content: the store twice over), and index rows keyed by
+    # numbers: (resource_type, id, param), ~70 bytes of text, was repeated in every index
+    # row and again in its indexes. New resources take increasing numbers, so their
+    # index rows go to the end of the rid indexes instead of pages all over them.
     (
         6,
         "each version stored once; index rows keyed by resource number",
@@ -230,38 +244,35 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE UNIQUE INDEX resource_rid ON resource (rid)",
             *_keyed_by_rid(
                 "idx_token",
-                "resource_type, param, system, code",
-                "resource_type TEXT NOT NULL, param TEXT NOT NULL, system TEXT, "
-                "code TEXT NOT NULL",
-                "CREATE INDEX idx_token_code ON idx_token (resource_type, param, code, system)",
+                "system, code",
+                "param INTEGER NOT NULL, system TEXT, code TEXT NOT NULL",
+                "CREATE INDEX idx_token_code ON idx_token (param, code, system)",
             ),
             *_keyed_by_rid(
                 "idx_reference",
-                "resource_type, param, target",
-                "resource_type TEXT NOT NULL, param TEXT NOT NULL, target TEXT NOT NULL",
-                "CREATE INDEX idx_reference_target ON idx_reference "
-                "(resource_type, param, target)",
+                "target",
+                "param INTEGER NOT NULL, target TEXT NOT NULL",
+                "CREATE INDEX idx_reference_target ON idx_reference (param, target)",
             ),
             *_keyed_by_rid(
                 "idx_date",
-                "resource_type, param, low, high",
-                "resource_type TEXT NOT NULL, param TEXT NOT NULL, low BIGINT NOT NULL, "
-                "high BIGINT NOT NULL",
-                "CREATE INDEX idx_date_range ON idx_date (resource_type, param, low, high)",
+                "low, high",
+                "param INTEGER NOT NULL, low BIGINT NOT NULL, high BIGINT NOT NULL",
+                "CREATE INDEX idx_date_range ON idx_date (param, low, high)",
             ),
             *_keyed_by_rid(
                 "idx_quantity",
-                "resource_type, param, system, code, value, canonical_code, canonical_value",
-                "resource_type TEXT NOT NULL, param TEXT NOT NULL, system TEXT, code TEXT, "
-                "value {real} NOT NULL, canonical_code TEXT, canonical_value {real}",
+                "system, code, value, canonical_code, canonical_value",
+                "param INTEGER NOT NULL, system TEXT, code TEXT, value {real} NOT NULL, "
+                "canonical_code TEXT, canonical_value {real}",
                 "CREATE INDEX idx_quantity_canonical ON idx_quantity "
-                "(resource_type, param, canonical_code, canonical_value)",
+                "(param, canonical_code, canonical_value)",
             ),
             *_keyed_by_rid(
                 "idx_string",
-                "resource_type, param, value",
-                "resource_type TEXT NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL",
-                "CREATE INDEX idx_string_value ON idx_string (resource_type, param, value)",
+                "value",
+                "param INTEGER NOT NULL, value TEXT NOT NULL",
+                "CREATE INDEX idx_string_value ON idx_string (param, value)",
             ),
             *_keyed_by_rid(
                 "observation_hot",
@@ -270,7 +281,6 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 "date_high BIGINT, seq BIGINT NOT NULL",
                 "CREATE INDEX observation_hot_path ON observation_hot "
                 "(patient, code, date_low, seq)",
-                resource_type="'Observation'",
             ),
         ],
     ),

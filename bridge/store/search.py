@@ -23,6 +23,7 @@ from bridge.store.indexing import (
     canonical_quantity,
     date_range,
     normalise_text,
+    param_code,
     parameters_of,
 )
 
@@ -286,7 +287,7 @@ def condition_sql(condition: Condition, alias: str, resource_type: str) -> tuple
                         correlated=negated,
                     )
                 )
-                params += [resource_type, name, target]
+                params += [param_code(resource_type, name), target]
             else:  # a bare id of any type
                 clauses.append(
                     _indexed(
@@ -296,14 +297,14 @@ def condition_sql(condition: Condition, alias: str, resource_type: str) -> tuple
                         correlated=negated,
                     )
                 )
-                params += [resource_type, name, f"%/{_like(target)}"]
+                params += [param_code(resource_type, name), f"%/{_like(target)}"]
         elif parameter.kind == "date":
             prefix, (low, high) = value
             sql, args = date_sql(prefix, low, high, "d.low", "d.high")
             clauses.append(
                 _indexed(alias, "idx_date d", f"d.param = ? AND {sql}", correlated=negated)
             )
-            params += [resource_type, name, *args]
+            params += [param_code(resource_type, name), *args]
         elif parameter.kind == "quantity":
             sql, args = _quantity_sql(value, alias, resource_type, name, correlated=negated)
             clauses.append(sql)
@@ -314,7 +315,7 @@ def condition_sql(condition: Condition, alias: str, resource_type: str) -> tuple
             clauses.append(
                 _indexed(alias, "idx_string s", f"s.param = ? AND {sql}", correlated=negated)
             )
-            params += [resource_type, param, *args]
+            params += [param_code(resource_type, param), *args]
     if negated:  # code:not=a,b is "neither a nor b"
         return "(" + " AND ".join(f"NOT {clause}" for clause in clauses) + ")", params
     return "(" + " OR ".join(clauses) + ")", params
@@ -329,18 +330,12 @@ def _indexed(alias: str, table: str, where: str, *, correlated: bool = False) ->
     resource of the type (Observation?patient=… took 20 s over 240,000 Observations).
     `correlated`: a correlated `EXISTS (…)` instead, for a condition that is negated
     (:not), which nothing can start from anyway: `NOT EXISTS` is an anti-join.
-    The first placeholder is the index table's resource_type, in either form.
+    `where` starts with the parameter (`x.param = ?`, its `param_code`), in either form.
     """
     short = table.split()[1]
     if correlated:
-        return (
-            f"EXISTS (SELECT 1 FROM {table} WHERE {short}.resource_type = ? "
-            f"AND {short}.rid = {alias}.rid AND {where})"
-        )
-    return (
-        f"{alias}.rid IN (SELECT {short}.rid FROM {table} WHERE {short}.resource_type = ? "
-        f"AND {where})"
-    )
+        return f"EXISTS (SELECT 1 FROM {table} WHERE {short}.rid = {alias}.rid AND {where})"
+    return f"{alias}.rid IN (SELECT {short}.rid FROM {table} WHERE {where})"
 
 
 def _token_sql(
@@ -356,10 +351,10 @@ def _token_sql(
                 f"s.param = ? AND s.value LIKE ? {_ESCAPE}",
                 correlated=correlated,
             ),
-            [resource_type, f"{param}:text", f"%{_like(normalise_text(code))}%"],
+            [param_code(resource_type, f"{param}:text"), f"%{_like(normalise_text(code))}%"],
         )
     where = ["t.param = ?"]
-    args: list[Any] = [resource_type, param]
+    args: list[Any] = [param_code(resource_type, param)]
     if code is not None:
         where.append("t.code = ?")
         args.append(code)
@@ -412,7 +407,7 @@ def _quantity_sql(
             f"q.param = ? AND {unit_sql} AND {comparison}",
             correlated=correlated,
         ),
-        [resource_type, name, *unit_args, *args],
+        [param_code(resource_type, name), *unit_args, *args],
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from functools import lru_cache
 from decimal import Decimal
 from types import EllipsisType
 from typing import Any
@@ -27,7 +28,7 @@ from bridge.mapping import dumps
 from bridge.store.bulk import insert_rows
 from bridge.store.content import pack, unpack
 from bridge.store.database import Cursor
-from bridge.store.indexing import IndexRows, index_rows
+from bridge.store.indexing import IndexRows, index_rows, indexed_names, param_code
 from bridge.store.querying import run_search
 from bridge.store.records import (
     ConflictError,
@@ -283,12 +284,12 @@ class Writer:
         resource never existed, so it has none to clear."""
         if not fresh:
             self._clear_index(rid)
-        key = (rid, resource_type)
-        self._hold("idx_token", [(*key, *t) for t in rows.tokens])
-        self._hold("idx_reference", [(*key, *r) for r in rows.references])
-        self._hold("idx_date", [(*key, *d) for d in rows.dates])
-        self._hold("idx_quantity", [(*key, *q) for q in rows.quantities])
-        self._hold("idx_string", [(*key, *s) for s in rows.strings])
+        code = _codes(resource_type)
+        self._hold("idx_token", [(rid, code[t[0]], *t[1:]) for t in rows.tokens])
+        self._hold("idx_reference", [(rid, code[r[0]], *r[1:]) for r in rows.references])
+        self._hold("idx_date", [(rid, code[d[0]], *d[1:]) for d in rows.dates])
+        self._hold("idx_quantity", [(rid, code[q[0]], *q[1:]) for q in rows.quantities])
+        self._hold("idx_string", [(rid, code[x[0]], *x[1:]) for x in rows.strings])
         if resource_type == "Observation":
             patient = next((target for name, target in rows.references if name == "patient"), None)
             low, high = rows.sort_date or (None, None)
@@ -300,6 +301,12 @@ class Writer:
                     if name == "code"
                 ],
             )
+
+
+@lru_cache(maxsize=64)
+def _codes(resource_type: str) -> dict[str, int]:
+    """Index row name → its `param_code`, for one resource type."""
+    return {name: param_code(resource_type, name) for name in indexed_names(resource_type)}
 
 
 def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:

@@ -204,3 +204,11 @@ def test_index_rows_of_an_unknown_type_are_empty() -> None:
     rows = index_rows({"resourceType": "Basic", "id": "b1", "code": {"text": "x"}})
     assert (rows.tokens, rows.references, rows.dates, rows.strings) == ([], [], [], [])
     assert rows.sort_date is None
+
+
+def test_every_indexed_parameter_has_its_own_code() -> None:
+    """Index rows carry `param_code(type, name)`: two pairs with one code would mix rows."""
+    from bridge.store.indexing import SEARCH_PARAMETERS, indexed_names, param_code
+
+    pairs = [(kind, name) for kind in SEARCH_PARAMETERS for name in indexed_names(kind)]
+    assert len({param_code(*pair) for pair in pairs}) == len(pairs)
