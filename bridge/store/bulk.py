@@ -3,7 +3,7 @@
 A stored document is a few hundred rows: its resources and their index rows. Sent one
 statement per row, PostgreSQL spent most of an ingestion parsing, binding and
 executing ~450 statements; here each table gets one `INSERT … SELECT FROM unnest(…)`
-whose parameters are one array per column. SQLite runs in the process, where a
+whose parameters are one array per column, sent in binary. SQLite runs in the process, where a
 prepared statement run by `executemany` (a loop in C) is already the cheapest way.
 """
 
@@ -91,8 +91,8 @@ def insert_rows(
         return
     columns = COLUMNS[table]
     names = ", ".join(name for name, _ in columns)
-    if dialect == "postgresql":
-        arrays = ", ".join(f"?::{kind}" for _, kind in columns)
+    if dialect == "postgresql":  # arrays sent in binary: bytea[] as text was 5x slower
+        arrays = ", ".join(f"%b::{kind}" for _, kind in columns)
         cursor.execute(
             f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {on_conflict}",
             [list(column) for column in zip(*rows, strict=True)],

@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from bridge.store.checkpoints import Checkpointer
+
 __all__ = ["Cursor", "Database", "open_database"]
 
 
@@ -66,6 +68,8 @@ class SqliteDatabase(Database):
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        # In memory there is no log to checkpoint
+        self._checkpoints = None if self.path.startswith("file:") else Checkpointer(self.path)
         self._keepalive = self._connect()  # keeps a shared in-memory database alive
 
     def _connect(self) -> sqlite3.Connection:
@@ -77,7 +81,9 @@ class SqliteDatabase(Database):
             timeout=30,
         )
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA synchronous=NORMAL")  # durability: see checkpoints.py
+        connection.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints.py runs them
+        connection.execute("PRAGMA journal_size_limit=67108864")  # the log cut to 64 MB
         connection.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             self._all.append(connection)
@@ -101,6 +107,8 @@ class SqliteDatabase(Database):
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+        if self._checkpoints is not None:
+            self._checkpoints.committed()
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:
@@ -124,6 +132,8 @@ class SqliteDatabase(Database):
             connection.close()  # ends the read transaction
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         with self._lock:
             self._closed = True
             for connection in self._all:
