@@ -82,3 +82,31 @@ def by_reference(bundle: dict[str, Any], ref: dict[str, str]) -> dict[str, Any]:
 def convert_example(name: str) -> tuple[Conversion, dict[str, Any]]:
     conversion = convert((EXAMPLES / name).read_bytes())
     return conversion, roundtrip(conversion)
+
+
+def renumbered(xml: bytes, copy: int, patient: int) -> bytes:
+    """A copy of a CR-BIO document as another document of another patient.
+
+    The document ids (its id, setId, and those of a document it replaces) get the
+    suffix `C<copy>`, so that copies of a replacing document replace the same copy of
+    the replaced one; the patient's ids end with `patient` (7 digits). Everything
+    derived from them (Observations, the report, the specimens…) is then new; the
+    laboratory and its biologists stay shared, as in a real archive.
+    """
+    from lxml import etree
+
+    v3 = {"v3": "urn:hl7-org:v3"}
+    root = etree.fromstring(xml, etree.XMLParser(huge_tree=True))
+    document = next(root.iter("{urn:hl7-org:v3}ClinicalDocument"))  # auto-presentable: nested
+    for path in (
+        "v3:id",
+        "v3:setId",
+        "v3:relatedDocument/v3:parentDocument/v3:id",
+        "v3:relatedDocument/v3:parentDocument/v3:setId",
+    ):
+        for element in document.xpath(path, namespaces=v3):
+            element.set("extension", f"{element.get('extension') or ''}C{copy}")
+    for element in document.xpath("v3:recordTarget/v3:patientRole/v3:id", namespaces=v3):
+        extension = element.get("extension") or ""
+        element.set("extension", f"{extension[:-7] if len(extension) > 7 else ''}{patient:07d}")
+    return bytes(etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8"))

@@ -16,6 +16,7 @@ import typer
 from bridge import __version__
 from bridge.cli.convert import convert
 from bridge.cli.forward import app as forward_app
+from bridge.cli.load import load
 from bridge.cli.problems import err
 from bridge.cli.serve import hash_key, serve
 from bridge.cli.terminology import app as terminology_app
@@ -33,6 +34,7 @@ app.add_typer(terminology_app, name="terminology")
 app.command()(convert)
 app.add_typer(forward_app, name="forward")
 app.command()(serve)
+app.command()(load)
 app.command("hash-key")(hash_key)
 
 

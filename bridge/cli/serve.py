@@ -12,14 +12,13 @@ import ipaddress
 import logging
 import socket
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from bridge.cli.problems import err, fail, load_settings, note, usage
+from bridge.cli.problems import err, fail, load_settings, usage
 from bridge.cli.stores import describe, open_for_writing
 from bridge.settings import SCOPES, parse_scopes
 
@@ -56,7 +55,7 @@ def serve(
     from bridge.api.observability import JsonFormatter
     from bridge.cli.forward import forwarding_config
     from bridge.forwarding import Forwarding
-    from bridge.terminology.service import from_settings
+    from bridge.cli.load import load_documents, report
 
     settings = load_settings()
     if not settings.has_credentials:
@@ -83,8 +82,15 @@ def serve(
     if ingest and forward.destinations:  # documents ingested here are forwarded too
         Forwarding(store, forward).install()
     if ingest:
-        terminology = from_settings(replace(settings, offline=True), store)
-        _ingest(store, ingest, settings.max_document_bytes, terminology.conversion_options())
+        summary = load_documents(
+            store,
+            ingest,
+            batch=50,
+            jobs=1,
+            max_bytes=settings.max_document_bytes,
+            database_url=settings.database_url,
+        )
+        report(summary)
     err.print(
         f"serving {describe(settings)} at http://{host}:{port}/fhir",
         highlight=False,
@@ -108,36 +114,6 @@ def _check_listen(host: str, port: int) -> None:
             f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port or "
             "--host)"
         ) from exc
-
-
-def _ingest(store: object, paths: list[Path], max_bytes: int, options: dict[str, Any]) -> None:
-    from bridge.cli.batch import discover
-    from bridge.errors import DocumentError
-    from bridge.mapping import convert
-
-    done = unchanged = rejected = 0
-    for path, _ in discover(paths, lambda exc: note(f"cannot list {exc.filename}: {exc.strerror}")):
-        try:
-            conversion = convert(path.read_bytes(), max_bytes=max_bytes, **options)
-            _, changed = store.ingest(conversion)  # type: ignore[attr-defined]
-        except DocumentError as exc:
-            reason = f"{exc.code}: {exc}"
-        except OSError as exc:
-            reason = f"unreadable: {exc.strerror or exc}"
-        else:
-            done += 1
-            unchanged += not changed
-            continue
-        rejected += 1
-        err.print(
-            f"[red]rejected[/red] {escape(str(path))}: {escape(reason)}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    err.print(
-        f"ingested {done} document(s) ({unchanged} already stored, unchanged), {rejected} rejected",
-        highlight=False,
-    )
 
 
 def hash_key(

@@ -184,8 +184,16 @@ class Store:
 
     def ingest(self, conversion: Conversion) -> tuple[dict[str, Any], bool]:
         """Store a converted document in one transaction; (transaction-response, changed)."""
+        return self.ingest_many([conversion])[0]
+
+    def ingest_many(self, conversions: list[Conversion]) -> list[tuple[dict[str, Any], bool]]:
+        """Store converted documents in one transaction, in order: all of them or none.
+
+        Bulk loads group documents so that a commit (a sync to disk) is paid per group;
+        `$ingest` stores each document in its own transaction.
+        """
         with self.writing() as writer:
-            return self._ingest(writer, conversion)
+            return [self._ingest(writer, conversion) for conversion in conversions]
 
     def _ingest(self, writer: Writer, conversion: Conversion) -> tuple[dict[str, Any], bool]:
         """One document with `writer`, and the `after_ingest` step when it changed anything

@@ -140,6 +140,41 @@ def test_a_replacement_takes_the_earlier_report_out(store: Store, order: tuple[s
     [(ORIGINAL, REPLACEMENT), (REPLACEMENT, ORIGINAL)],
     ids=["in-order", "replacement-first"],
 )
+def test_documents_stored_in_one_transaction_end_as_one_by_one(
+    store: Store, order: tuple[str, str]
+) -> None:
+    """A bulk load's group gives what the documents give one at a time, replacement
+    included, and a second pass changes nothing."""
+    results = store.ingest_many([_convert(name) for name in order])
+    assert [changed for _, changed in results] == [True, True]
+    _assert_replaced(store)
+    counts = row_counts(store)
+    assert not any(changed for _, changed in store.ingest_many([_convert(n) for n in order]))
+    assert row_counts(store) == counts
+
+
+def test_a_group_that_fails_stores_none_of_its_documents(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = row_counts(store)
+    real_put = Writer.put
+
+    def failing_put(self: Writer, resource: dict[str, Any], **kwargs: Any) -> Any:
+        if resource["resourceType"] == "Provenance" and "revision" in str(resource):
+            raise RuntimeError("disk on fire")  # in the second document of the group
+        return real_put(self, resource, **kwargs)
+
+    monkeypatch.setattr(Writer, "put", failing_put)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        store.ingest_many([_convert(ORIGINAL), _convert(REPLACEMENT)])
+    assert row_counts(store) == before
+
+
+@pytest.mark.parametrize(
+    "order",
+    [(ORIGINAL, REPLACEMENT), (REPLACEMENT, ORIGINAL)],
+    ids=["in-order", "replacement-first"],
+)
 def test_replaced_documents_ingested_again_change_nothing(
     store: Store, order: tuple[str, str]
 ) -> None:
