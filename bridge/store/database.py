@@ -84,6 +84,8 @@ class SqliteDatabase(Database):
         connection.execute("PRAGMA synchronous=NORMAL")  # durability: see checkpoints.py
         connection.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints.py runs them
         connection.execute("PRAGMA journal_size_limit=67108864")  # the log cut to 64 MB
+        # 2 MB by default: a group of documents (crbio load) spilled pages mid-transaction
+        connection.execute("PRAGMA cache_size=-32768")  # 32 MB, taken as pages are used
         connection.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             self._all.append(connection)
