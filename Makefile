@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CRBIO  := $(VENV)/bin/crbio
 
-.PHONY: run test examples bench bench-search bench-export bench-bulk lint clean
+.PHONY: run test examples bench bench-search bench-export bench-bulk bench-ingest lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,13 @@ test: $(VENV)/.installed
 examples: $(VENV)/.installed
 	$(CRBIO) convert fhir_examples -o fhir_examples --pretty
 
-## bench: conversion, terminology and search speed, each against a floor of the same run
+## bench: conversion, terminology, search and ingestion speed, each against a floor of the same run
 bench: $(VENV)/.installed
 	$(PY) bench/convert.py
 	$(PY) bench/translate.py
 	$(PY) bench/search.py --quick
 	$(PY) bench/forward.py --documents 100
+	$(PY) bench/ingest.py --quick
 
 ## bench-search: search over HTTP on 2,000 patients (200k+ Observations; loads take minutes)
 bench-search: $(VENV)/.installed
@@ -42,6 +43,10 @@ bench-export: $(VENV)/.installed
 ## bench-bulk: crbio convert --format ndjson over 1,000 and 10,000 generated documents (RSS, rate)
 bench-bulk: $(VENV)/.installed
 	$(PY) bench/bulk.py --sizes 1000,10000
+
+## bench-ingest: ingestion vs conversion, bytes per document, 60 s mixed load (108k Observations)
+bench-ingest: $(VENV)/.installed
+	$(PY) bench/ingest.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
