@@ -68,6 +68,7 @@ class SqliteDatabase(Database):
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._writer = threading.Lock()
         # In memory there is no log to checkpoint
         self._checkpoints = None if self.path.startswith("file:") else Checkpointer(self.path)
         self._keepalive = self._connect()  # keeps a shared in-memory database alive
@@ -101,14 +102,18 @@ class SqliteDatabase(Database):
 
     @contextmanager
     def transaction(self, *, pipeline: bool = True) -> Iterator[Cursor]:
+        """One writer at a time: the threads of this process queue on a lock, woken as
+        soon as it is free (SQLite's busy handler, left for other processes, sleeps up
+        to 100 ms between tries: the tail latency of concurrent $ingest)."""
         connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")  # one writer at a time, taken up front
-        try:
-            yield connection.cursor()
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        with self._writer:
+            connection.execute("BEGIN IMMEDIATE")  # the file's write lock, taken up front
+            try:
+                yield connection.cursor()
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
         if self._checkpoints is not None:
             self._checkpoints.committed()
 
