@@ -503,9 +503,7 @@ def main() -> None:
     population = Population(args.patients, args.docs_per_patient, args.seed)
     plans = population.plans()
     observations = sum(p.observations for p in plans)
-    print(
-        f"base population {population.key}: {len(plans)} documents, {observations} Observations"
-    )
+    print(f"base population {population.key}: {len(plans)} documents, {observations} Observations")
     source_bytes = sum(len(population.render(plan)) for plan in plans)
     documents = source_documents()
     rows = []

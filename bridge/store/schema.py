@@ -35,6 +35,7 @@ SERIAL = {  # a primary key numbered by the database, in insertion order
     "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 }
 
+
 def _keyed_by_rid(table: str, columns: str, definitions: str, *indexes: str) -> list[str]:
     """Statements that rebuild an index table keyed by `resource.rid` and, unless it is
     observation_hot, by the `param_code` of (resource_type, param), its rows kept;

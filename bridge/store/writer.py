@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from types import EllipsisType
 from typing import Any
 from urllib.parse import parse_qsl

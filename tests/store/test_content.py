@@ -19,7 +19,9 @@ def test_every_example_resource_comes_back_as_written_and_smaller() -> None:
 
 
 def test_plain_json_stored_before_compression_is_read_as_it_is() -> None:
-    assert unpack(b'{"resourceType":"Patient","id":"p1"}') == b'{"resourceType":"Patient","id":"p1"}'
+    assert (
+        unpack(b'{"resourceType":"Patient","id":"p1"}') == b'{"resourceType":"Patient","id":"p1"}'
+    )
     assert unpack(memoryview(b"{}")) == b"{}"
     assert unpack(None) == b""
 
