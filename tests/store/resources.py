@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.store import Store, parse_query
+from bridge.store.writer import INDEX_TABLES
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -116,16 +117,7 @@ def row_counts(store: Store) -> dict[str, int]:
     """Rows per table, and current (not deleted) resources per type: a store's footprint."""
     counts: dict[str, int] = {}
     with store.db.read() as cursor:
-        for table in (
-            "resource",
-            "resource_history",
-            "idx_token",
-            "idx_reference",
-            "idx_date",
-            "idx_quantity",
-            "idx_string",
-            "observation_hot",
-        ):
+        for table in ("resource", "resource_history", *INDEX_TABLES):
             cursor.execute(f"SELECT COUNT(*) FROM {table}")
             counts[table] = int(cursor.fetchone()[0])
         cursor.execute(
