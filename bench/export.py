@@ -43,6 +43,7 @@ from bridge.export.jobs import JobStore  # noqa: E402
 from bridge.export.request import parse_kickoff  # noqa: E402
 from bridge.settings import Settings  # noqa: E402
 from bridge.store import Store  # noqa: E402
+from bridge.store.content import unpack  # noqa: E402
 from bridge.store.indexing import SEARCH_PARAMETERS  # noqa: E402
 from bridge.store.records import now_micros  # noqa: E402
 from tests.serving import Serving  # noqa: E402
@@ -64,7 +65,7 @@ def floor(store: Store) -> tuple[float, int, int]:
                 if not rows:
                     break
                 count += len(rows)
-                size += sum(len(bytes(row[1])) + 1 for row in rows)
+                size += sum(len(unpack(row[1])) + 1 for row in rows)  # the JSON, as stored
                 after = rows[-1][0]
     return time.perf_counter() - start, count, size
 

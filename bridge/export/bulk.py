@@ -34,6 +34,7 @@ from bridge.export.jobs import ExportFile, Job, JobStore
 from bridge.export.request import ExportRequest
 from bridge.mapping import dumps
 from bridge.store import Store
+from bridge.store.content import unpack
 from bridge.store.database import Cursor
 from bridge.store.records import now_micros
 from bridge.store.search import condition_sql
@@ -167,7 +168,7 @@ class _Compartments:
                     (resource_type, *part),
                 )
                 for resource_id, content in self.cursor.fetchall():
-                    if self._wanted(patients_of(orjson.loads(bytes(content)))):
+                    if self._wanted(patients_of(orjson.loads(unpack(content)))):
                         members.add((resource_type, resource_id))
         return members
 
@@ -214,7 +215,11 @@ def _batches(
                 "ORDER BY r.seq",
                 (*params, keys[start][0], keys[end - 1][0]),
             )
-            yield [tuple(row) for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+            if columns.endswith("r.content"):  # the JSON, as stored compressed
+                yield [(*row[:-1], unpack(row[-1])) for row in rows]
+            else:
+                yield [tuple(row) for row in rows]
             start = end
         after = keys[-1][0]
 
@@ -235,7 +240,7 @@ def _last_versions(cursor: Cursor, resource_type: str, rows: list[Any]) -> list[
         )
         row = cursor.fetchone()
         if row is not None and row[0] is not None:
-            found.append((resource_id, bytes(row[0])))
+            found.append((resource_id, unpack(row[0])))
     return found
 
 
@@ -304,7 +309,7 @@ def run_export(
                     raise Stopped
                 chosen = compartments.select(rows) if compartments is not None else rows
                 for _, content in chosen:
-                    sink.add(ndjson_line(bytes(content), base))
+                    sink.add(ndjson_line(content, base))
                 sink.beat()
         if request.since is not None:
             _write_deleted(cursor, request, compartments, sink, limits, stop)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.store.content import unpack
 from bridge.store.database import Cursor
 from bridge.store.querying import hot_patient
 from bridge.store.records import Stored
@@ -59,16 +60,17 @@ def run_lastn(cursor: Cursor, query: Query, max_per_code: int) -> list[Stored]:
             params += args
         where.append("(" + " OR ".join(alternatives) + ")")
     cursor.execute(
-        "WITH keyed AS (SELECT h.id, MIN(CASE WHEN h.system = ? THEN '0' ELSE '1' END || "
+        "WITH keyed AS (SELECT h.rid, MIN(CASE WHEN h.system = ? THEN '0' ELSE '1' END || "
         "COALESCE(h.system, '') || '|' || h.code) AS grp, "
         f"MAX(COALESCE(h.date_low, {_NO_DATE})) AS moment, MAX(h.seq) AS written "
-        "FROM observation_hot h JOIN resource r ON r.resource_type = 'Observation' "
-        "AND r.id = h.id WHERE " + " AND ".join(where) + " GROUP BY h.id), "
-        "ranked AS (SELECT id, grp, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY moment DESC, "
+        "FROM observation_hot h JOIN resource r ON r.rid = h.rid WHERE "
+        + " AND ".join(where)
+        + " GROUP BY h.rid), "
+        "ranked AS (SELECT rid, grp, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY moment DESC, "
         "written DESC) AS n FROM keyed) "
         "SELECT r.id, r.version_id, r.last_updated, r.content FROM ranked JOIN resource r "
-        "ON r.resource_type = 'Observation' AND r.id = ranked.id WHERE ranked.n <= ? "
+        "ON r.rid = ranked.rid WHERE ranked.n <= ? "
         "ORDER BY ranked.grp, ranked.n",
         [LOINC, *params, max_per_code],
     )
-    return [Stored("Observation", r[0], r[1], r[2], bytes(r[3])) for r in cursor.fetchall()]
+    return [Stored("Observation", r[0], r[1], r[2], unpack(r[3])) for r in cursor.fetchall()]

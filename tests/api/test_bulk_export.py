@@ -18,6 +18,7 @@ from bridge.export.jobs import JobStore
 from bridge.export.request import parse_kickoff
 from bridge.settings import ApiKey, Settings
 from bridge.store import Store, open_store
+from bridge.store.content import unpack
 from bridge.store.indexing import date_range
 from tests.api.bulk_client import ASYNC, BulkClient, Export
 from tests.api.conftest import FHIR, Api, running_api
@@ -36,7 +37,7 @@ def stored(store: Store) -> dict[str, dict[str, dict[str, Any]]]:
     with store.db.read() as cursor:
         cursor.execute("SELECT resource_type, id, content FROM resource WHERE NOT deleted")
         for resource_type, resource_id, content in cursor.fetchall():
-            resource = json.loads(bytes(content), parse_float=Decimal)
+            resource = json.loads(unpack(content), parse_float=Decimal)
             found.setdefault(resource_type, {})[resource_id] = resource
     return found
 

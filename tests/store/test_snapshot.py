@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bridge.store import Store
+from bridge.store.content import unpack
 
 
 def test_a_snapshot_sees_the_store_at_its_instant(store: Store) -> None:
@@ -13,7 +14,7 @@ def test_a_snapshot_sees_the_store_at_its_instant(store: Store) -> None:
         cursor.execute("SELECT id, content, last_updated FROM resource ORDER BY id")
         rows = cursor.fetchall()
     assert [row[0] for row in rows] == ["before"]
-    assert b'"female"' in bytes(rows[0][1])
+    assert b'"female"' in unpack(rows[0][1])
     assert rows[0][2] <= instant
     assert store.read("Patient", "after").last_updated > instant
     assert b'"male"' in store.read("Patient", "before").content  # committed meanwhile
