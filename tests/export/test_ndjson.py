@@ -17,6 +17,7 @@ from bridge.export.manifest import Manifest, ResumeError, SourceFile
 from bridge.export.ndjson import NdjsonWriter, Published, StagedDocument
 from bridge.mapping import convert, dumps
 from bridge.store import Store
+from bridge.store.content import unpack
 from tests.export.documents import read_directory, read_ndjson, staged, variant
 from tests.export.test_flatten import without_version
 from tests.helpers import example_files
@@ -55,7 +56,7 @@ def current_resources(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
         cursor.execute("SELECT resource_type, id, content FROM resource WHERE NOT deleted")
         rows = cursor.fetchall()
     return {
-        (kind, resource_id): without_version(json.loads(bytes(content), parse_float=Decimal))
+        (kind, resource_id): without_version(json.loads(unpack(content), parse_float=Decimal))
         for kind, resource_id, content in rows
     }
 
