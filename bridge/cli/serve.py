@@ -54,8 +54,8 @@ def serve(
     from bridge.api import create_app
     from bridge.api.observability import JsonFormatter
     from bridge.cli.forward import forwarding_config
-    from bridge.forwarding import Forwarding
     from bridge.cli.load import load_documents, report
+    from bridge.forwarding import Forwarding
 
     settings = load_settings()
     if not settings.has_credentials:
