@@ -139,8 +139,14 @@ def load(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise usage(f"no such file or folder: {', '.join(missing)}", param_hint="PATH...")
+    from bridge.cli.forward import forwarding_config
+    from bridge.forwarding import Forwarding
+
     settings = load_settings()
+    forward = forwarding_config(settings)
     store = open_for_writing(settings)
+    if forward.destinations:  # loaded documents are forwarded like ingested ones
+        Forwarding(store, forward).install()
     try:
         summary = load_documents(
             store,

@@ -44,6 +44,24 @@ def test_ingest_over_http_enqueues_and_metrics_report_it(store: Store) -> None:
     assert f'crbio_forward_oldest_pending_seconds{{destination="{nowhere}"}}' in metrics
 
 
+def test_load_enqueues_each_document_it_stores(tmp_path: Path) -> None:
+    """`crbio load`, the bulk path, fills the outbox as `$ingest` does: one row per stored
+    document and destination, none for a document already stored."""
+    url = f"sqlite:///{tmp_path / 'up.sqlite3'}"
+    env = {"BRIDGE_DATABASE_URL": url, "BRIDGE_FORWARD_TO": "http://127.0.0.1:9/fhir"}
+    documents = [str(DOCUMENT), str(EXAMPLES / "glucose-two-units.xml")]
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["load", "--jobs", "1", *documents], env=env)
+        assert result.exit_code == 0, result.output
+    store = open_store(url)
+    try:
+        rows = Outbox(store).rows()
+        assert [r.destination for r in rows] == ["http://127.0.0.1:9/fhir"] * 2
+        assert len({r.document for r in rows}) == 2
+    finally:
+        store.close()
+
+
 def test_serve_ingests_with_forwarding_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`crbio serve --ingest` fills the outbox before serving (the server is not started)."""
     import uvicorn
