@@ -15,7 +15,7 @@ from bridge.store import Query, Store, Stored
 from bridge.store.indexing import parameters_of
 from bridge.store.search import MAX_COUNT, Condition
 
-__all__ = ["ReportIndex", "all_matches", "by_ids", "report_observations"]
+__all__ = ["ReportIndex", "all_matches", "by_ids", "observations_of", "report_observations"]
 
 _MAX_DEPTH = 8  # batteries inside batteries: CR-BIO nests two or three levels
 _CHUNK = 200  # references per query
@@ -95,8 +95,14 @@ class ReportIndex:
 
 def report_observations(store: Store, report: dict[str, Any]) -> list[dict[str, Any]]:
     """Every Observation of a report: its results and, recursively, their members."""
+    return list(observations_of(store, [report]).values())
+
+
+def observations_of(store: Store, reports: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every Observation of some reports (id → Observation), batteries' members included:
+    one query per nesting level for all of them."""
     found: dict[str, dict[str, Any]] = {}
-    level = [r.get("reference", "") for r in report.get("result", ())]
+    level = [r.get("reference", "") for report in reports for r in report.get("result", ())]
     for _ in range(_MAX_DEPTH):
         ids = [
             reference.partition("/")[2]
@@ -108,4 +114,4 @@ def report_observations(store: Store, report: dict[str, Any]) -> list[dict[str, 
         observations = by_ids(store, "Observation", ids)
         found.update({o["id"]: o for o in observations})
         level = [m.get("reference", "") for o in observations for m in o.get("hasMember", ())]
-    return list(found.values())
+    return found
