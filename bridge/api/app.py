@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from bridge import __version__
 from bridge.api.auth import Authenticator
+from bridge.api.docs import install_docs
 from bridge.api.observability import access_log
 from bridge.api.observability import router as service_router
 from bridge.api.outcomes import install_handlers
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         title="crbio-bridge",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from local files (no CDN)
+        redoc_url=None,
         description="French CR-BIO lab reports as FHIR R4: conversion, storage, "
         "search and terminology (JDV Circuit de la biologie, SMT).",
     )
@@ -77,4 +80,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(results_router)
     app.include_router(export_router)  # before /fhir/{resource_type}/{resource_id}
     app.include_router(fhir_router)
+    install_docs(app)
     return app
