@@ -83,6 +83,7 @@ def test_every_body_entry_class_has_exactly_one_mapper() -> None:
         "bridge.export",
         "bridge.forwarding",
         "bridge.api",
+        "bridge.pages",
     ],
 )
 def test_public_names_resolve_and_are_sorted(module_name: str) -> None:

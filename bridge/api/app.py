@@ -21,6 +21,7 @@ from bridge.api.routers.results import router as results_router
 from bridge.api.state import AppState, Metrics
 from bridge.export.service import BulkExports
 from bridge.forwarding import start_forwarding
+from bridge.pages import install as install_pages
 from bridge.results import publish
 from bridge.settings import Settings
 from bridge.store import Store, open_store
@@ -81,4 +82,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(export_router)  # before /fhir/{resource_type}/{resource_id}
     app.include_router(fhir_router)
     install_docs(app)
+    install_pages(app)  # the clinician's pages at /
     return app

@@ -1,0 +1,242 @@
+"""How the pages write FHIR values for a French GP: dates, decimals, names, codes.
+
+- Dates keep the wall-clock time the lab wrote (its offset is not converted to the
+  server's zone): "15/01/2025 à 07:50"; partial dates stay partial ("01/2025").
+- Decimals keep the digits the lab wrote ("0.70" → "0,70"), with a decimal comma.
+- Names as French practice software shows them: FAMILY Given.
+Every function takes what the store returns (dicts, Decimals) and returns text; the
+templates escape it.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+__all__ = [
+    "INS_SYSTEMS",
+    "coding_label",
+    "format_date",
+    "format_decimal",
+    "format_ins",
+    "format_quantity",
+    "format_range",
+    "format_value",
+    "gender_label",
+    "interpretation",
+    "observation_label",
+    "patient_ins",
+    "patient_name",
+]
+
+# INS identifier systems (brief §3): NIR, NIA, test and demonstration NIR
+INS_SYSTEMS = {
+    "urn:oid:1.2.250.1.213.1.4.8": "INS-NIR",
+    "urn:oid:1.2.250.1.213.1.4.9": "INS-NIA",
+    "urn:oid:1.2.250.1.213.1.4.10": "INS-NIR de test",
+    "urn:oid:1.2.250.1.213.1.4.11": "INS-NIR de démonstration",
+}
+
+_GENDERS = {"female": "Femme", "male": "Homme", "other": "Autre", "unknown": "Inconnu"}
+
+# v3 ObservationInterpretation code → (French label, abnormal: shown emphasised)
+INTERPRETATIONS: dict[str, tuple[str, bool]] = {
+    "N": ("Normal", False),
+    "L": ("Bas", True),
+    "H": ("Élevé", True),
+    "LL": ("Très bas", True),
+    "HH": ("Très élevé", True),
+    "LU": ("Très bas", True),
+    "HU": ("Très élevé", True),
+    "A": ("Anormal", True),
+    "AA": ("Très anormal", True),
+    "S": ("Sensible", False),
+    "I": ("Intermédiaire", True),
+    "R": ("Résistant", True),
+    "SDD": ("Sensible dose-dépendant", True),
+    "NS": ("Non sensible", True),
+    "POS": ("Positif", True),
+    "NEG": ("Négatif", False),
+    "DET": ("Détecté", True),
+    "ND": ("Non détecté", False),
+    "IND": ("Indéterminé", True),
+    "E": ("Équivoque", True),
+}
+
+_DATE = re.compile(
+    r"(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
+    r"(?:T(?P<hh>\d{2}):(?P<mm>\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+def format_date(value: Any, *, time: bool = True) -> str:
+    """A FHIR date or dateTime in French: 15/01/2025 à 07:50, 01/2025, 2025.
+
+    >>> format_date("2025-01-15T07:50:00+01:00")
+    '15/01/2025 à 07:50'
+    >>> format_date("2025-01-15T07:50:00+01:00", time=False)
+    '15/01/2025'
+    >>> format_date("2025-03")
+    '03/2025'
+    """
+    if not isinstance(value, str):
+        return ""
+    found = _DATE.match(value.strip())
+    if found is None:
+        return value
+    y, m, d, hh, mm = found.group("y", "m", "d", "hh", "mm")
+    if m is None:
+        return y
+    if d is None:
+        return f"{m}/{y}"
+    if hh is None or not time:
+        return f"{d}/{m}/{y}"
+    return f"{d}/{m}/{y} à {hh}:{mm}"
+
+
+def format_decimal(value: Any) -> str:
+    """A number as the lab wrote it, with a decimal comma.
+
+    >>> format_decimal(Decimal("0.70"))
+    '0,70'
+    >>> format_decimal(132)
+    '132'
+    """
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+    else:
+        text = str(value)
+    return text.replace(".", ",")
+
+
+def _unit(quantity: dict[str, Any]) -> str:
+    return str(quantity.get("unit") or quantity.get("code") or "")
+
+
+def format_quantity(quantity: Any) -> str:
+    """5,30 mmol/L; < 0,5 g/L (a comparator kept)."""
+    if not isinstance(quantity, dict) or "value" not in quantity:
+        return ""
+    comparator = quantity.get("comparator", "")
+    text = f"{comparator} {format_decimal(quantity['value'])}".strip()
+    unit = _unit(quantity)
+    return f"{text} {unit}" if unit else text
+
+
+def format_range(reference: Any) -> str:
+    """A reference range: 3,50 – 6,10 mmol/L, < 5 mg/L, > 60, or its text."""
+    if not isinstance(reference, dict):
+        return ""
+    low, high = reference.get("low"), reference.get("high")
+    unit = _unit(high or low or {})
+    if low and high:
+        text = f"{format_decimal(low.get('value'))} – {format_decimal(high.get('value'))}"
+    elif high:
+        text = f"< {format_decimal(high.get('value'))}"
+    elif low:
+        text = f"> {format_decimal(low.get('value'))}"
+    else:
+        return str(reference.get("text") or "")
+    return f"{text} {unit}".strip()
+
+
+def coding_label(concept: Any) -> str:
+    """A CodeableConcept's text, else its first display, else its first code."""
+    if not isinstance(concept, dict):
+        return ""
+    if concept.get("text"):
+        return str(concept["text"])
+    for coding in concept.get("coding", ()):
+        if coding.get("display"):
+            return str(coding["display"])
+    for coding in concept.get("coding", ()):
+        if coding.get("code"):
+            return str(coding["code"])
+    return ""
+
+
+def observation_label(observation: dict[str, Any]) -> str:
+    return coding_label(observation.get("code")) or "Analyse sans libellé"
+
+
+def format_value(observation: dict[str, Any]) -> str:
+    """The result as the lab gave it, whatever its FHIR type."""
+    if "valueQuantity" in observation:
+        return format_quantity(observation["valueQuantity"])
+    if "valueString" in observation:
+        return str(observation["valueString"])
+    if "valueCodeableConcept" in observation:
+        return coding_label(observation["valueCodeableConcept"])
+    if "valueInteger" in observation:
+        return str(observation["valueInteger"])
+    if "valueBoolean" in observation:
+        return "Oui" if observation["valueBoolean"] else "Non"
+    if "valueRange" in observation:
+        return format_range(observation["valueRange"])
+    if "valueRatio" in observation:
+        ratio = observation["valueRatio"]
+        numerator, denominator = ratio.get("numerator"), ratio.get("denominator")
+        return f"{format_quantity(numerator)} / {format_quantity(denominator)}"
+    if "valueDateTime" in observation:
+        return format_date(observation["valueDateTime"])
+    if "dataAbsentReason" in observation:
+        return coding_label(observation["dataAbsentReason"]) or "Absent"
+    return ""
+
+
+def interpretation(observation: dict[str, Any]) -> tuple[str, bool]:
+    """The lab's interpretation in French, and whether it flags an abnormal result."""
+    labels, abnormal = [], False
+    for concept in observation.get("interpretation", ()):
+        for coding in concept.get("coding", ()):
+            label, flag = INTERPRETATIONS.get(coding.get("code", ""), ("", False))
+            labels.append(label or coding.get("display") or coding.get("code", ""))
+            abnormal |= flag
+            break
+        else:
+            labels.append(coding_label(concept))
+    return ", ".join(filter(None, labels)), abnormal
+
+
+def _name(name: dict[str, Any]) -> str:
+    if name.get("text") and not name.get("family"):
+        return str(name["text"])
+    given = " ".join(name.get("given", ()))
+    return " ".join(filter(None, [name.get("family", ""), given])) or "(sans nom)"
+
+
+def patient_name(patient: dict[str, Any]) -> str:
+    """FAMILY Given of the official name (else the first)."""
+    names = patient.get("name") or []
+    if not names:
+        return "(sans nom)"
+    official = next((n for n in names if n.get("use") == "official"), names[0])
+    return _name(official)
+
+
+def format_ins(value: str) -> str:
+    """A 15-digit NIR in its usual groups: 2 75 01 69 123 456 18.
+
+    >>> format_ins("275016912345618")
+    '2 75 01 69 123 456 18'
+    """
+    if len(value) != 15 or not value.isalnum():
+        return value
+    parts = (value[0], value[1:3], value[3:5], value[5:7], value[7:10], value[10:13], value[13:])
+    return " ".join(parts)
+
+
+def patient_ins(patient: dict[str, Any]) -> tuple[str, str] | None:
+    """(kind, formatted INS) of the patient's INS identifier, if any."""
+    for identifier in patient.get("identifier", ()):
+        kind = INS_SYSTEMS.get(identifier.get("system", ""))
+        if kind and identifier.get("value"):
+            return kind, format_ins(str(identifier["value"]))
+    return None
+
+
+def gender_label(gender: Any) -> str:
+    return _GENDERS.get(str(gender), "")
