@@ -6,18 +6,39 @@ CRBIO  := $(VENV)/bin/crbio
 
 .PHONY: run test examples bench bench-search bench-export bench-bulk bench-ingest lint clean
 
+# Debian packages, installed (as root, one apt-get update) only when missing: Pango,
+# HarfBuzz's subsetter and DejaVu fonts for printing (WeasyPrint), Chromium for the
+# browser tests.
+PRINT_PACKAGES   := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+BROWSER_PACKAGES := chromium
+define debian_packages
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing Debian packages (install them as root): $$missing"; fi; \
+	fi
+endef
+
+.PHONY: print-packages browser-packages
+print-packages:
+	$(call debian_packages,$(PRINT_PACKAGES))
+
+browser-packages:
+	$(call debian_packages,$(PRINT_PACKAGES) $(BROWSER_PACKAGES))
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-## run: install, ingest the example documents, serve http://127.0.0.1:8000/fhir (SQLite)
-run: $(VENV)/.installed
+## run: install, ingest the example documents, serve http://127.0.0.1:8000 (pages; FHIR at /fhir)
+run: $(VENV)/.installed print-packages
 	$(CRBIO) serve --host 127.0.0.1 --port 8000 --ingest fhir_examples
 
 ## test: install and run the whole test suite
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser-packages
 	$(PY) -m pytest
 
 ## examples: regenerate fhir_examples/*.json from fhir_examples/*.xml

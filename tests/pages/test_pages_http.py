@@ -1,0 +1,146 @@
+"""The pages over HTTP: status codes, headers, French markup, escaping, friendly errors."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from tests.pages.conftest import BLANC, GARNIER, NO_PDF, ROUSSEL, WITH_PDF, Site
+
+LOINC = "http://loinc.org"
+
+
+def page(site: Site, path: str, status: int = 200) -> str:
+    response = site.pages.get(path)
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
+    assert directives["script-src"] == "'self'" and directives["default-src"] == "'none'"
+    assert directives["style-src"] == "'self'" and directives["img-src"] == "'self' data:"
+    assert response.headers["cache-control"] == "no-store"
+    return response.text
+
+
+def test_patients_found_by_name_words_or_by_ins_with_spaces(site: Site) -> None:
+    everyone = page(site, "/")
+    assert "ROUSSEL MARIE" in everyone and "BLANC SOPHIE" in everyone
+    by_name = page(site, "/?q=marie+roussel")
+    assert "ROUSSEL MARIE" in by_name and "ROUSSEL CAMILLE" not in by_name
+    by_ins = page(site, "/?q=" + quote("2 75 01 69 123 456 18"))
+    assert "ROUSSEL MARIE" in by_ins and "BLANC" not in by_ins
+    assert "2 75 01 69 123 456 18" in by_ins  # the NIR in its usual groups
+    assert "Aucun patient ne correspond" in page(site, "/?q=zzzz")
+
+
+def test_a_patients_reports_newest_first_with_links_to_each_history(site: Site) -> None:
+    patient = site.patient_id(ROUSSEL)
+    html = page(site, f"/patients/{patient}")
+    dates = re.findall(r"biologiques du (\d\d/\d\d/\d{4})", html)
+    assert dates == ["26/02/2025", "15/01/2025"]
+    assert "22/01/1975" in html and "née le" in html
+    history = f"/patients/{patient}/history?code={quote(LOINC + '|53049-3', safe='')}"
+    assert history.replace("|", "%7C") in html or history in html
+    assert "0,95 g/L" in html and "5,30 mmol/L" in html  # decimals as the lab wrote them
+
+
+def test_a_report_with_a_pdf_copy_embeds_it_first(site: Site) -> None:
+    report = site.reports[WITH_PDF]
+    html = page(site, f"/reports/{report}")
+    embedded = html.index(f'<object class="pdf" data="/reports/{report}/pdf"')
+    assert embedded < html.index("Prescripteur")  # the PDF before the header
+    pdf = site.pages.get(f"/reports/{report}/pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-disposition"].startswith("inline; filename=")
+    download = site.pages.get(f"/reports/{report}/pdf", params={"download": "true"})
+    assert download.headers["content-disposition"].startswith("attachment; filename=")
+    assert download.content == pdf.content
+
+
+def test_the_n1_document_shows_its_pdf(site: Site) -> None:
+    report = site.reports["n1-pdf-only.xml"]
+    assert f'data="/reports/{report}/pdf"' in page(site, f"/reports/{report}")
+
+
+def test_a_report_without_pdf_shows_its_header_and_results(site: Site) -> None:
+    report = site.reports[NO_PDF]
+    html = page(site, f"/reports/{report}")
+    assert "<object" not in html
+    for label in ("Date du prélèvement", "28/01/2025 à 07:40", "Laboratoire Saône-Rhône"):
+        assert label in html
+    assert "Prescripteur" in html and "Antoine MERCIER" in html
+    assert "6,2 mmol/L" in html and "soit 1,12 g/L" in html  # both units the lab gave
+    assert "Élevé" in html
+
+
+def test_print_answers_the_pdf_copy_when_there_is_one(site: Site) -> None:
+    report = site.reports[WITH_PDF]
+    printed = site.pages.get(f"/reports/{report}/print")
+    assert printed.status_code == 200
+    assert printed.headers["content-type"] == "application/pdf"
+    assert printed.headers["content-disposition"].startswith("inline; filename=")
+    assert printed.content == site.pages.get(f"/reports/{report}/pdf").content
+
+
+def test_history_page_reads_the_series(site: Site) -> None:
+    patient = site.patient_id(BLANC)
+    html = page(site, f"/patients/{patient}/history?code={quote(LOINC + '|11580-8')}")
+    assert 'role="alert"' in html and "vérifiez les unités" in html
+    assert "/ Results" not in html  # the French text only
+    assert html.count("data-tip=") == 2  # two points on the chart
+
+
+def test_missing_things_are_friendly_french_pages(site: Site) -> None:
+    assert "Page introuvable" in page(site, "/patients/nobody", 404)
+    assert "Page introuvable" in page(site, "/reports/nothing", 404)
+    assert "Page introuvable" in page(site, "/reports/nothing/print", 404)
+    patient = site.patient_id(GARNIER)
+    assert "Demande incomplète" in page(site, f"/patients/{patient}/history", 400)
+    wrong = f"/patients/{patient}/history?code={quote(LOINC + '|2345-7')}&unit-system=imperial"
+    assert "Demande incomplète" in page(site, wrong, 400)
+
+
+def test_hostile_names_and_narratives_are_escaped(site: Site) -> None:
+    hostile = {
+        "resourceType": "Patient",
+        "id": "hostile",
+        "name": [
+            {"family": "<script>alert(1)</script>", "given": ['"><img src=x onerror=alert(2)>']}
+        ],
+    }
+    assert site.api.http.put("/Patient/hostile", json=hostile).status_code in (200, 201)
+    for html in (page(site, "/"), page(site, "/patients/hostile")):  # newest first in the list
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    report = {
+        "resourceType": "DiagnosticReport",
+        "id": "hostile-report",
+        "status": "final",
+        "code": {"text": "Compte rendu <b>piégé</b>"},
+        "subject": {"reference": "Patient/hostile"},
+        "text": {
+            "status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p onclick="alert(3)">Texte'
+            '<script>alert(4)</script></p><a href="javascript:alert(5)">lien</a>'
+            '<img src="http://evil.example/x.png"/><table><tr><td style="color:red">'
+            "ok</td></tr></table></div>",
+        },
+    }
+    assert site.api.http.put("/DiagnosticReport/hostile-report", json=report).status_code in (
+        200,
+        201,
+    )
+    html = page(site, "/reports/hostile-report")
+    assert html.count("<script") == 1  # the page's own script file
+    for bad in ("onclick", "alert(4)", "javascript:", "evil.example", "<b>piégé"):
+        assert bad not in html
+    assert "<p>Texte</p>" in html and "<td" in html and "lien" in html
+
+
+def test_docs_work_offline(site: Site) -> None:
+    for path, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = site.pages.get(path).text
+        assert f"/static/docs/{asset}" in html
+        assert not re.search(r"(src|href)=\"https?://", html), "no asset from another host"
+        assert site.pages.get(f"/static/docs/{asset}").status_code == 200
