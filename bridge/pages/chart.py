@@ -61,6 +61,10 @@ class Chart:
         return any(p.point.converted for p in self.points)
 
     @property
+    def has_abnormal(self) -> bool:
+        return any(p.point.abnormal for p in self.points)
+
+    @property
     def has_incomparable(self) -> bool:
         return any(segment[4] for segment in self.segments)
 

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bridge import results
-from bridge.api.outcomes import STATUS, ApiError
+from bridge.api.outcomes import STATUS, ApiError, FhirResponse, outcome
 from bridge.api.requests import read_body
 from bridge.api.state import app_state
 from bridge.errors import BridgeError
@@ -245,7 +245,16 @@ def sign_out(request: Request) -> Response:
     return response
 
 
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """An address no route knows: a page saying so, FHIR JSON under /fhir."""
+    if request.url.path == "/fhir" or request.url.path.startswith("/fhir/"):
+        detail = getattr(exc, "detail", "Not Found")
+        return FhirResponse(outcome("error", "not-found", str(detail)), status_code=404)
+    return error_page(request, 404)
+
+
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files on the application."""
     app.include_router(router)
     app.mount("/static/pages", StaticFiles(directory=str(_FILES / "static")), name="pages-static")
+    app.add_exception_handler(404, _no_route)  # by status: before the FHIR handler

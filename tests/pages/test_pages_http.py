@@ -100,6 +100,9 @@ def test_missing_things_are_friendly_french_pages(site: Site) -> None:
     assert "Page introuvable" in page(site, "/patients/nobody", 404)
     assert "Page introuvable" in page(site, "/reports/nothing", 404)
     assert "Page introuvable" in page(site, "/reports/nothing/print", 404)
+    assert "Page introuvable" in page(site, "/patients/", 404)  # an address no route knows
+    fhir = site.pages.get("/fhir/Patient/x/y/z")  # FHIR clients still get FHIR
+    assert fhir.status_code == 404 and fhir.json()["resourceType"] == "OperationOutcome"
     patient = site.patient_id(GARNIER)
     assert "Demande incomplète" in page(site, f"/patients/{patient}/history", 400)
     wrong = f"/patients/{patient}/history?code={quote(LOINC + '|2345-7')}&unit-system=imperial"
