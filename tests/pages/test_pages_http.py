@@ -148,7 +148,9 @@ def test_hostile_names_and_narratives_are_escaped(site: Site) -> None:
 
 def test_docs_work_offline(site: Site) -> None:
     for path, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
-        html = site.pages.get(path).text
+        response = site.pages.get(path)
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        html = response.text
         assert f"/static/docs/{asset}" in html
         assert not re.search(r"(src|href)=\"https?://", html), "no asset from another host"
         assert site.pages.get(f"/static/docs/{asset}").status_code == 200
