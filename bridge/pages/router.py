@@ -90,7 +90,8 @@ class PageRoute(APIRoute):
                 return RedirectResponse(f"/signin?{query}", status_code=303)
             except BridgeError as exc:
                 status = STATUS.get(exc.code, (422, ""))[0]
-                return error_page(request, status, str(exc) if status < 500 else "")
+                technical = status not in (404, 410) and status < 500  # what was not understood
+                return error_page(request, status, str(exc) if technical else "")
             except Exception:
                 log.exception("page error on %s", request.url.path)
                 return error_page(request, 500)
