@@ -64,6 +64,31 @@ INTERPRETATIONS: dict[str, tuple[str, bool]] = {
     "E": ("Équivoque", True),
 }
 
+# data-absent-reason code → French (http://terminology.hl7.org/CodeSystem/data-absent-reason)
+ABSENT_REASONS = {
+    "unknown": "Inconnu",
+    "asked-unknown": "Inconnu",
+    "temp-unknown": "Pas encore connu",
+    "not-asked": "Non demandé",
+    "asked-declined": "Refusé",
+    "masked": "Masqué",
+    "not-applicable": "Non applicable",
+    "unsupported": "Non pris en charge",
+    "as-text": "Voir le texte",
+    "error": "Erreur",
+    "not-a-number": "Non numérique",
+    "negative-infinity": "Valeur infiniment basse",
+    "positive-infinity": "Valeur infiniment haute",
+    "not-performed": "Non réalisé",
+    "not-permitted": "Non autorisé",
+}
+# Observation.status → what the value cell says when the result is not a current one
+RESULT_STATUSES = {
+    "registered": "En attente",
+    "cancelled": "Annulé",
+    "entered-in-error": "Saisi par erreur",
+}
+
 _DATE = re.compile(
     r"(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
     r"(?:T(?P<hh>\d{2}):(?P<mm>\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)?)?$"
@@ -112,15 +137,24 @@ def format_decimal(value: Any) -> str:
     return text.replace(".", ",")
 
 
+_COMPARATORS = {"<": "<", "<=": "≤", ">=": "≥", ">": ">", "ad": ""}
+
+
 def _unit(quantity: dict[str, Any]) -> str:
-    return str(quantity.get("unit") or quantity.get("code") or "")
+    """The unit as written (UCUM annotations shown without their braces: {CFU}/mL)."""
+    unit = str(quantity.get("unit") or quantity.get("code") or "")
+    return re.sub(r"\{([^{}]*)\}", r"\1", unit)
 
 
 def format_quantity(quantity: Any) -> str:
-    """5,30 mmol/L; < 0,5 g/L (a comparator kept)."""
+    """5,30 mmol/L; ≤ 0,25 mg/L (a comparator kept).
+
+    >>> format_quantity({"value": Decimal("0.25"), "comparator": "<=", "unit": "mg/L"})
+    '≤ 0,25 mg/L'
+    """
     if not isinstance(quantity, dict) or "value" not in quantity:
         return ""
-    comparator = quantity.get("comparator", "")
+    comparator = _COMPARATORS.get(quantity.get("comparator", ""), "")
     text = f"{comparator} {format_decimal(quantity['value'])}".strip()
     unit = _unit(quantity)
     return f"{text} {unit}" if unit else text
@@ -163,7 +197,10 @@ def observation_label(observation: dict[str, Any]) -> str:
 
 
 def format_value(observation: dict[str, Any]) -> str:
-    """The result as the lab gave it, whatever its FHIR type."""
+    """The result as the lab gave it, whatever its FHIR type (a result withdrawn or not
+    yet given says so: "Annulé", "En attente")."""
+    if observation.get("status") in RESULT_STATUSES and "dataAbsentReason" not in observation:
+        return RESULT_STATUSES[observation["status"]]
     if "valueQuantity" in observation:
         return format_quantity(observation["valueQuantity"])
     if "valueString" in observation:
@@ -183,7 +220,9 @@ def format_value(observation: dict[str, Any]) -> str:
     if "valueDateTime" in observation:
         return format_date(observation["valueDateTime"])
     if "dataAbsentReason" in observation:
-        return coding_label(observation["dataAbsentReason"]) or "Absent"
+        reason = observation["dataAbsentReason"]
+        codes = [c.get("code") for c in reason.get("coding", ()) if c.get("code") in ABSENT_REASONS]
+        return ABSENT_REASONS[codes[0]] if codes else coding_label(reason) or "Absent"
     return ""
 
 

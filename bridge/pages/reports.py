@@ -25,6 +25,7 @@ from bridge.pages.formatting import (
 )
 from bridge.pages.narrative import safe_narrative
 from bridge.results.reports import observations_of
+from bridge.results.series import CURRENT_STATUSES
 from bridge.store import ResourceDeleted, ResourceNotFound, Store
 from bridge.terminology.conceptmap import LOINC
 
@@ -97,10 +98,16 @@ def history_code(observation: dict[str, Any]) -> str | None:
     return None
 
 
+def _has_value(observation: dict[str, Any]) -> bool:
+    return any(key.startswith("value") for key in observation) or "dataAbsentReason" in observation
+
+
 def _row(observation: dict[str, Any], depth: int) -> ResultRow:
     flag, abnormal = interpretation(observation)
     ranges = [format_range(r) for r in observation.get("referenceRange", ())]
     value = format_value(observation)
+    group = bool(observation.get("hasMember")) and not _has_value(observation)
+    current = observation.get("status") in CURRENT_STATUSES  # one that a series can hold
     return ResultRow(
         depth=depth,
         label=observation_label(observation),
@@ -108,8 +115,8 @@ def _row(observation: dict[str, Any], depth: int) -> ResultRow:
         reference=" ; ".join(filter(None, ranges)),
         interpretation=flag,
         abnormal=abnormal,
-        code=history_code(observation) if value else None,
-        is_group=bool(observation.get("hasMember")) and not value,
+        code=history_code(observation) if current and not group else None,
+        is_group=group,
         notes=tuple(n["text"] for n in observation.get("note", ()) if n.get("text")),
         also=tuple(
             (format_value(c), " ; ".join(format_range(r) for r in c.get("referenceRange", ())))
