@@ -32,6 +32,11 @@ GLUCOSE = quote("http://loinc.org|40193-5")
 TSH = quote("http://loinc.org|11580-8")
 
 
+def snap(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
 @pytest.fixture(scope="module")  # every browser test is here: one browser per run
 def browser() -> Iterator[Any]:
     """Chromium, closed after this module: Playwright's sync API keeps an event loop
@@ -55,8 +60,7 @@ def tab(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[An
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     yield page
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{request.node.name}.png", full_page=True)
+    snap(page, request.node.name)
     context.close()
     assert not errors, errors
 
@@ -71,6 +75,7 @@ def test_the_0901_glucose_chart_has_two_points_and_switches_units(tab: Any, site
     tab.locator("svg.chart-svg .point.converted").hover()
     tip = tab.locator(".chart-tip")
     assert tip.is_visible() and "0,95 g/L" in tip.text_content()
+    snap(tab, "glucose-0901-si-tooltip")
     tab.get_by_role("link", name="Unités conventionnelles").click()
     tab.wait_for_url("**unit-system=conventional")
     assert tab.locator("svg.chart-svg text.unit").text_content() == "g/L"
@@ -110,6 +115,8 @@ def test_a_report_without_pdf_shows_its_header_and_results(tab: Any, site: Site)
         narrative = tab.locator("section.narrative")
         assert narrative.is_visible() and "BIOCHIMIE SANGUINE" in narrative.text_content()
         assert "à contrôler" in narrative.text_content()
+    snap(tab, "report-without-pdf")
+    if tab.locator("details.structured").count():
         tab.locator("details.structured summary").click()  # the structured results
     results = tab.locator("table.results").text_content()
     assert "Glycémie à jeun" in results and "6,2 mmol/L" in results
