@@ -29,9 +29,10 @@ from bridge.api.state import app_state
 from bridge.errors import BridgeError
 from bridge.pages import access
 from bridge.pages.history import read_series
-from bridge.pages.patients import find_patients, patient_reports, patient_view
+from bridge.pages.patients import PatientView, find_patients, patient_reports, patient_view
 from bridge.pages.printing import STATIC_BASE, to_pdfa
 from bridge.pages.reports import effective, pdf_copy, report_view
+from bridge.store import ResourceDeleted, ResourceNotFound
 
 __all__ = ["install", "router"]
 
@@ -110,8 +111,16 @@ def patients(request: Request, q: str = "", suite: str | None = None) -> Respons
     return render(request, "patients.html", {"q": q, "patients": found, "more": more})
 
 
-def _patient(request: Request, patient_id: str) -> Any:
+def _patient(request: Request, patient_id: str) -> PatientView:
     return patient_view(app_state(request).store.read("Patient", patient_id).resource())
+
+
+def _subject(request: Request, patient_id: str | None) -> PatientView | None:
+    """A report's patient for its banner (none when the report names no readable one)."""
+    try:
+        return _patient(request, patient_id) if patient_id else None
+    except (ResourceNotFound, ResourceDeleted):
+        return None
 
 
 @router.get("/patients/{patient_id}")
@@ -164,7 +173,7 @@ def report(request: Request, report_id: str) -> Response:
     access.reader(request)
     store = app_state(request).store
     shown = report_view(store, _report(request, report_id))
-    subject = _patient(request, shown.patient_id) if shown.patient_id else None
+    subject = _subject(request, shown.patient_id)
     return render(request, "report.html", {"report": shown, "patient": subject})
 
 
@@ -204,7 +213,7 @@ def report_print(request: Request, report_id: str) -> Response:
     data = pdf_copy(store, found)
     if data is None:
         shown = report_view(store, found)
-        subject = _patient(request, shown.patient_id) if shown.patient_id else None
+        subject = _subject(request, shown.patient_id)
         context = {"report": shown, "patient": subject, "static": STATIC_BASE}
         html = templates.get_template("print.html").render(context)
         data = to_pdfa(html)

@@ -140,6 +140,9 @@ def test_hostile_names_and_narratives_are_escaped(site: Site) -> None:
         201,
     )
     html = page(site, "/reports/hostile-report")
+    assert "ok</td>" in page(site, "/reports/hostile-report")
+    assert site.api.http.delete("/Patient/hostile").status_code == 204
+    assert "ok</td>" in page(site, "/reports/hostile-report")  # shown without its patient
     assert html.count("<script") == 1  # the page's own script file
     for bad in ("onclick", "alert(4)", "javascript:", "evil.example", "<b>piégé"):
         assert bad not in html
