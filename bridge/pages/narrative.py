@@ -12,26 +12,21 @@ from __future__ import annotations
 
 import re
 from html import escape
-from urllib.parse import urlsplit
 
 from lxml import etree
 from markupsafe import Markup
 
+from bridge.mapping.allowlist import ELEMENTS, VALUES
+from bridge.mapping.xhtml import safe_href
+
 __all__ = ["safe_narrative"]
 
-_CORE = frozenset({"id", "lang", "title", "style", "class"})
-_CELL = _CORE | {"colspan", "rowspan", "align", "valign", "scope", "abbr"}
+# The elements the converter writes (bridge.mapping.allowlist), and those FHIR's txt-1
+# also allows that a client may have stored; `class` is kept for the page's own styles.
+_EXTRA = frozenset({"id", "lang", "title", "style", "class"})
 ALLOWED: dict[str, frozenset[str]] = {
-    **{tag: _CORE for tag in "div p span b i u em strong small sub sup br hr pre".split()},
-    **{tag: _CORE for tag in "h1 h2 h3 h4 h5 h6 ul ol li dl dt dd caption".split()},
-    **{
-        tag: _CORE | {"align", "valign", "span"}
-        for tag in "thead tbody tfoot tr col colgroup".split()
-    },
-    "table": _CORE | {"border", "cellpadding", "cellspacing", "summary", "width"},
-    "th": _CELL,
-    "td": _CELL,
-    "a": _CORE | {"href", "name"},
+    **{tag: attributes | {"class"} for tag, attributes in ELEMENTS.items()},
+    **{tag: _EXTRA for tag in "b i u em strong small hr pre dl dt dd".split()},
 }
 _DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "head", "template"}
 _STYLE = re.compile(r"^[a-z-]+\s*:\s*[#a-z0-9 .,%-]+$", re.IGNORECASE)
@@ -45,12 +40,12 @@ def _local(tag: object) -> str:
 
 
 def _safe_value(name: str, value: str) -> bool:
-    if name == "href":
-        parts = urlsplit(value.strip())
-        return value.startswith("#") or (parts.scheme in ("http", "https") and not parts.username)
+    if name == "href":  # a fragment of the page, or an http(s) link without credentials
+        return value.startswith("#") or safe_href(value, set()) is not None
     if name == "style":
         return all(_STYLE.match(d.strip()) for d in value.split(";") if d.strip())
-    return len(value) < 200
+    pattern = VALUES.get(name)
+    return len(value) < 200 and (pattern is None or pattern.fullmatch(value) is not None)
 
 
 def _write(element: etree._Element, out: list[str]) -> None:
