@@ -35,6 +35,8 @@ __all__ = [
     "Match",
     "build_codesystem",
     "build_conceptmap",
+    "in_unit",
+    "ucum_code",
     "value_x",
 ]
 
@@ -106,6 +108,19 @@ class Match:
 
     def property(self, code: str) -> Any:
         return next((value for name, value in self.properties if name == code), None)
+
+    def coding(self) -> dict[str, str]:
+        """The matched code as a FHIR Coding (with its display when known)."""
+        coding = {"system": self.system, "code": self.code}
+        if self.display:
+            coding["display"] = self.display
+        return coding
+
+
+def in_unit(matches: Iterable[Match], unit: str) -> Match | None:
+    """The match whose target analysis is expressed in `unit` (UCUM, the `target-unit`
+    property): a LOINC code implies its unit family, so no other match will do."""
+    return next((m for m in matches if m.property("target-unit") == unit), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,16 +332,32 @@ class JdvIndex:
 
     def correspondence(self, code: str, unit: str) -> Match | None:
         """The JDV correspondence of `code` whose target analysis is expressed in `unit` (UCUM)."""
-        for match in self._forward.get((LOINC, code), ()):
-            if match.property("target-unit") == unit:
-                return match
-        return None
+        return in_unit(self._forward.get((LOINC, code), ()), unit)
+
+    def correspondence_coding(self, code: str, unit: str) -> dict[str, str] | None:
+        """The converter's question (`bridge.mapping.convert(correspondence=…)`): the LOINC
+        Coding of `code`'s value written in `unit` (as the document wrote it)."""
+        match = self.correspondence(code, ucum_code(unit))
+        return None if match is None else match.coding()
+
+    def knows(self, code: str) -> bool:
+        """Whether the JDV lists `code` (as an analysis, or with correspondences): its
+        silence about a correspondence is then an answer, not a gap."""
+        return code in self.concepts or (LOINC, code) in self._forward
 
     def concept(self, code: str) -> JdvConcept | None:
         return self.concepts.get(code)
 
     def __len__(self) -> int:
         return sum(len(m) for m in self._forward.values())
+
+
+def ucum_code(unit: str) -> str:
+    """A unit as written in a document, as the JDV writes it (UCUM, the French aliases
+    read): `G/L` → `10*9/L`; a unit UCUM does not know stays as written."""
+    from bridge.mapping.units import read_unit
+
+    return read_unit(unit).code or unit
 
 
 def value_x(element: dict[str, Any]) -> Any:

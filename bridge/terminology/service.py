@@ -185,15 +185,7 @@ class TerminologyService:
 
     def correspondence(self, code: str, unit: str) -> dict[str, str] | None:
         """The converter's question: the LOINC of `code`'s value expressed in `unit`."""
-        from bridge.mapping.units import read_unit
-
-        match = self.jdv().correspondence(code, read_unit(unit).code or unit)
-        if match is None:
-            return None
-        coding = {"system": LOINC, "code": match.code}
-        if match.display:
-            coding["display"] = match.display
-        return coding
+        return self.jdv().correspondence_coding(code, unit)
 
     # $translate ---------------------------------------------------------------
 
