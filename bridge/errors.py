@@ -36,6 +36,7 @@ __all__ = [
     "TooDeepError",
     "UnsafeXmlError",
     "UnsupportedDocumentError",
+    "rejection",
 ]
 
 
@@ -130,3 +131,12 @@ class ConversionRefused(TerminologyError, ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def rejection(exc: BaseException) -> str:
+    """Why a document of a batch was not converted, as the reports give it (the reason's
+    code before the colon): `code: message` for a refused document, an internal error
+    for a bug, which stops that document only, never the batch."""
+    if isinstance(exc, DocumentError):
+        return f"{exc.code}: {exc}"
+    return f"internal error (please report): {exc!r}"

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bridge.errors import DocumentError, DocumentTooLargeError
+from bridge.errors import DocumentError, DocumentTooLargeError, rejection
 from bridge.export import StagedDocument, flatten_conversion
 from bridge.mapping import convert, dumps
 from bridge.settings import Settings
@@ -111,10 +111,8 @@ def convert_bytes(
             staged = StagedDocument.of(flatten_conversion(conversion, data))
             return DocumentResult(path, staged=staged, counts=conversion.counts, issues=issues)
         bundle = dumps(conversion.bundle, indent=pretty)
-    except DocumentError as exc:
-        return DocumentResult(path, error=f"{exc.code}: {exc}")
-    except Exception as exc:  # a bug must not stop a batch of thousands of documents
-        return DocumentResult(path, error=f"internal error (please report): {exc!r}")
+    except Exception as exc:  # a refused document, or a bug: never the batch's end
+        return DocumentResult(path, error=rejection(exc))
     return DocumentResult(path, bundle=bundle, counts=conversion.counts, issues=issues)
 
 
@@ -129,7 +127,7 @@ def convert_file(
             raise DocumentTooLargeError(size, max_bytes)
         data = Path(path).read_bytes()
     except DocumentError as exc:
-        return DocumentResult(path, error=f"{exc.code}: {exc}")
+        return DocumentResult(path, error=rejection(exc))
     except OSError as exc:
         return DocumentResult(path, error=f"unreadable: {exc.strerror or exc}")
     return convert_bytes(path, data, ndjson, pretty, max_bytes, database_url)

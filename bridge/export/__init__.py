@@ -21,6 +21,7 @@ from bridge.export.manifest import SourceFile as SourceFile
 from bridge.export.ndjson import NdjsonWriter as NdjsonWriter
 from bridge.export.ndjson import Published as Published
 from bridge.export.ndjson import StagedDocument as StagedDocument
+from bridge.export.ndjson import kept_line as kept_line
 from bridge.export.precedence import kept_form as kept_form
 from bridge.export.precedence import newest as newest
 from bridge.export.precedence import precedence as precedence
@@ -38,6 +39,7 @@ __all__ = [
     "flatten_conversion",
     "identifier_key",
     "kept_form",
+    "kept_line",
     "newest",
     "precedence",
 ]

@@ -25,10 +25,10 @@ from typing import BinaryIO
 
 from bridge.export.flatten import FlatDocument
 from bridge.export.manifest import Manifest
-from bridge.export.precedence import Role, kept_form
+from bridge.export.precedence import Role, kept_form, rewritten
 from bridge.mapping import dumps
 
-__all__ = ["NdjsonWriter", "Published", "StagedDocument"]
+__all__ = ["NdjsonWriter", "Published", "StagedDocument", "kept_line"]
 
 OutputFor = Callable[[str], BinaryIO]  # resource type → where its lines go
 
@@ -178,14 +178,19 @@ class NdjsonWriter:
                 assert source is not None
                 if source.tell() != offset:
                     source.seek(offset)
-                line = source.read(length)
-                if replaced and role == "document":
-                    resource = json.loads(line, parse_float=Decimal)
-                    line = dumps(kept_form(resource, True, role)) + b"\n"
-                yield kind, line
+                yield kind, kept_line(source.read(length), bool(replaced), role)
         finally:
             if source is not None:
                 source.close()
+
+
+def kept_line(line: bytes, replaced: bool, role: Role) -> bytes:
+    """A resource's line (with or without its newline) as kept (`kept_form`): parsed
+    and written again only when that changes it."""
+    if not rewritten(replaced, role):
+        return line
+    end = b"\n" if line.endswith(b"\n") else b""
+    return dumps(kept_form(json.loads(line, parse_float=Decimal), replaced, role)) + end
 
 
 def _stream(resource_type: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from bridge.store.documents import superseded
 
-__all__ = ["Role", "Version", "kept_form", "newest", "precedence", "rank"]
+__all__ = ["Role", "Version", "kept_form", "newest", "precedence", "rank", "rewritten"]
 
 Role = Literal["report", "document"] | None
 _EPOCH_SHIFT = 2**62  # epoch µs of any year from 1 to 9999, shifted to a positive number
@@ -82,6 +82,12 @@ def newest(versions: Iterable[tuple[Version, Role]]) -> int | None:
     return best
 
 
+def rewritten(replaced: bool, role: Role) -> bool:
+    """Whether a version is kept in another form than written: the own
+    DocumentReference of a replaced document (superseded)."""
+    return replaced and role == "document"
+
+
 def kept_form(resource: dict[str, Any], replaced: bool, role: Role) -> dict[str, Any]:
     """The resource as kept: a replaced document's own DocumentReference is superseded."""
-    return superseded(resource) if replaced and role == "document" else resource
+    return superseded(resource) if rewritten(replaced, role) else resource
