@@ -4,7 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CRBIO  := $(VENV)/bin/crbio
 
-.PHONY: run test examples bench bench-search bench-export bench-bulk bench-ingest lint clean
+.PHONY: run test java examples bench bench-search bench-export bench-bulk bench-ingest bench-spark \
+	lint clean
 
 # Debian packages, installed (as root, one apt-get update) only when missing: Pango,
 # HarfBuzz's subsetter and DejaVu fonts for printing (WeasyPrint), Chromium for the
@@ -33,12 +34,26 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The tests and bench-spark also need the spark extra (pyspark, ~500 MB) and Java.
+$(VENV)/.installed-spark: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,spark]'
+	touch $@
+
+## java: the Java runtime of the Spark tests (Debian's default-jre-headless), when missing
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends default-jre-headless; \
+	  else \
+	    echo "no java: the Spark tests will be skipped (apt-get install default-jre-headless)" >&2; \
+	  fi; }
+
 ## run: install, ingest the example documents, serve http://127.0.0.1:8000 (pages; FHIR at /fhir)
 run: $(VENV)/.installed print-packages
 	$(CRBIO) serve --host 127.0.0.1 --port 8000 --ingest fhir_examples
 
 ## test: install and run the whole test suite
-test: $(VENV)/.installed browser-packages
+test: $(VENV)/.installed-spark java browser-packages
 	$(PY) -m pytest
 
 ## examples: regenerate fhir_examples/*.json from fhir_examples/*.xml
@@ -68,6 +83,10 @@ bench-bulk: $(VENV)/.installed
 ## bench-ingest: ingestion vs conversion, bytes per document, 60 s mixed load (108k Observations)
 bench-ingest: $(VENV)/.installed
 	$(PY) bench/ingest.py
+
+## bench-spark: crbio spark-convert over 1,000 generated documents, on local[1] and local[2]
+bench-spark: $(VENV)/.installed-spark java
+	$(PY) bench/spark.py --documents 1000
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

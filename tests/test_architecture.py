@@ -82,6 +82,7 @@ def test_every_body_entry_class_has_exactly_one_mapper() -> None:
         "bridge.results",
         "bridge.export",
         "bridge.forwarding",
+        "bridge.spark",
         "bridge.api",
         "bridge.pages",
     ],

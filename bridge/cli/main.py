@@ -19,6 +19,7 @@ from bridge.cli.forward import app as forward_app
 from bridge.cli.load import load
 from bridge.cli.problems import err
 from bridge.cli.serve import hash_key, serve
+from bridge.cli.spark import spark_convert
 from bridge.cli.terminology import app as terminology_app
 
 __all__ = ["app", "main"]
@@ -36,6 +37,7 @@ app.add_typer(forward_app, name="forward")
 app.command()(serve)
 app.command()(load)
 app.command("hash-key")(hash_key)
+app.command("spark-convert")(spark_convert)
 
 
 def _version(value: bool) -> None:

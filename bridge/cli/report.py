@@ -38,6 +38,7 @@ class RunReport:
     unlisted: list[str] = field(default_factory=list)  # folders that could not be read
     seconds: float = 0.0
     converted_now: int = 0
+    output_name: str = "NDJSON"  # what `published` was written as
 
     def completed(self, manifest: Manifest, published: Published | None) -> RunReport:
         """The report of the whole run (the interrupted one included), from the manifest;
@@ -84,7 +85,7 @@ class RunReport:
         if self.published is not None:
             published = self.published
             err.print(
-                f"NDJSON: one line per resource id; {published.duplicates} duplicate "
+                f"{self.output_name}: one line per resource id; {published.duplicates} duplicate "
                 "version(s) merged (a resource several documents write is kept as the newest "
                 f"document wrote it), {published.left_out} resource(s) of "
                 f"{published.replaced} replaced report(s) left out",
