@@ -169,6 +169,8 @@ def _check_paths(source: str, output: str, overwrite: bool) -> None:
     found, out = _local(source), _local(output)
     if found is not None and not found.exists():
         raise usage(f"no such file or directory: {source}", "INPUT")
+    if found is not None and not _has_documents(found):
+        raise usage(f"no *.xml file in {source}", "INPUT")
     if out is not None and out.exists():
         if not out.is_dir():
             raise usage(f"{output} exists and is not a directory", "OUTPUT")
@@ -176,6 +178,18 @@ def _check_paths(source: str, output: str, overwrite: bool) -> None:
             raise usage(f"{output} is not empty: give --overwrite, or another folder", "OUTPUT")
     if found is not None and out is not None and out.resolve().is_relative_to(found.resolve()):
         raise usage(f"{output} is inside {source}: write the output elsewhere", "OUTPUT")
+
+
+def _has_documents(path: Path) -> bool:
+    """Whether Spark's listing will find a document: a *.xml file, none of the folders
+    on its way hidden (`.` or `_`, which Spark skips)."""
+    if path.is_file():
+        return path.suffix.lower() == ".xml"
+    for _, subfolders, files in os.walk(path):
+        subfolders[:] = [d for d in subfolders if not d.startswith((".", "_"))]
+        if any(f.lower().endswith(".xml") and not f.startswith((".", "_")) for f in files):
+            return True
+    return False
 
 
 def _smt_access(rate: float) -> SmtAccess:

@@ -186,14 +186,21 @@ def executors(spark: SparkSession) -> int:
 
 
 def _count(converted: DataFrame, resources: DataFrame, ids: DataFrame, report: JobReport) -> None:
-    refused = converted.where(F.col("error").isNotNull()).select("path", "error").collect()
-    report.rejected = sorted((row.path, row.error) for row in refused)
-    ok = converted.where(F.col("error").isNull())
-    totals = ok.agg(F.count("*").alias("documents"), F.sum(F.size("resources")).alias("lines"))
-    total = totals.first()
-    report.converted = total.documents if total else 0
-    lines = (total.lines or 0) if total else 0
-    issues = ok.select(F.explode("issues")).groupBy("key").agg(F.sum("value").alias("n"))
+    ok = F.col("error").isNull()
+    total = converted.agg(  # one pass: documents converted, their lines, the refused
+        F.count(F.when(ok, 1)).alias("documents"),
+        F.sum(F.when(ok, F.size("resources"))).alias("lines"),
+        F.collect_list(F.when(~ok, F.struct("path", "error"))).alias("refused"),
+    ).first()
+    assert total is not None  # an aggregate without grouping gives one row
+    report.converted, lines = total.documents, total.lines or 0
+    report.rejected = sorted((row.path, row.error) for row in total.refused)
+    issues = (
+        converted.where(ok)
+        .select(F.explode("issues"))
+        .groupBy("key")
+        .agg(F.sum("value").alias("n"))
+    )
     report.issues = Counter({row.key: row.n for row in issues.collect()})
     by_type = ids.groupBy("resource_type").agg(
         F.count("*").alias("written"), F.sum("versions").alias("candidates")

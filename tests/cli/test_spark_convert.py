@@ -24,6 +24,7 @@ def flat(text: str) -> str:
     ("arguments", "said"),
     [
         (["missing-folder", "out"], "no such file or directory: missing-folder"),
+        ([".", "out"], "no *.xml file in ."),
         ([EXAMPLES, EXAMPLES / "glucose-two-units.xml"], "exists and is not a directory"),
         ([EXAMPLES, EXAMPLES], "is not empty: give --overwrite, or another folder"),
         ([EXAMPLES, EXAMPLES / "out"], "is inside"),
