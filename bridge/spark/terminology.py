@@ -1,6 +1,6 @@
 """What the converter asks of the terminology, answered on the executors from a broadcast.
 
-`bridge.mapping.convert` asks two questions, both through arguments, never over the
+`bridge.mapping.convert` asks three questions, all through arguments, never over the
 network (bridge/terminology/service.py `conversion_options`):
 
 - `correspondence(code, unit)`: a 2021-style result gives a second value in another
@@ -9,6 +9,9 @@ network (bridge/terminology/service.py `conversion_options`):
   → 53049-3).
 - `displays[(system, code)]`: the display of a code the document sent without
   displayName, from the value sets synchronised from the SMT.
+- `labels(code)`: the JDV French label of an analysis whose document names it nowhere
+  (`Observation.code.text`). The JDV alone answers it, as for `crbio convert`: a
+  label is never a miss.
 
 As Pathling does for terminology functions, the data the answers come from are
 shipped to every executor once (`Terminology`, a Spark broadcast: the JDV index and
@@ -84,7 +87,11 @@ class Asking:
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments of `bridge.mapping.convert`."""
-        return {"correspondence": self.correspondence, "displays": _Displays(self)}
+        return {
+            "correspondence": self.correspondence,
+            "displays": _Displays(self),
+            "labels": self.terminology.jdv.analysis_label,
+        }
 
     def correspondence(self, code: str, unit: str) -> dict[str, str] | None:
         jdv = self.terminology.jdv

@@ -340,6 +340,12 @@ class JdvIndex:
         match = self.correspondence(code, ucum_code(unit))
         return None if match is None else match.coding()
 
+    def analysis_label(self, code: str) -> str | None:
+        """The converter's question (`convert(labels=…)`): the French label of a LOINC
+        analysis, its print label, else its reference label."""
+        concept = self.concepts.get(code)
+        return (concept.print_label or concept.display) if concept is not None else None
+
     def knows(self, code: str) -> bool:
         """Whether the JDV lists `code` (as an analysis, or with correspondences): its
         silence about a correspondence is then an answer, not a gap."""

@@ -371,8 +371,7 @@ class TerminologyService:
 
     def analysis_label(self, code: str) -> str | None:
         """The JDV French label of a LOINC analysis: its print label, else its reference label."""
-        concept = self.jdv().concept(code)
-        return (concept.print_label or concept.display) if concept is not None else None
+        return self.jdv().analysis_label(code)
 
     def conversion_options(self) -> dict[str, Any]:
         """What `bridge.mapping.convert` takes from the terminology: the JDV's second-unit

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from bridge.api import create_app
 from bridge.cli.main import app
-from bridge.mapping.correspondence import seed_correspondence
+from bridge.mapping.correspondence import seed_correspondence, seed_label
 from bridge.settings import Settings
 from bridge.spark import SmtAccess, Terminology, run
 from bridge.spark.smt import client_for
@@ -75,8 +75,11 @@ def urea_observations(lines: dict[tuple[str, str], bytes]) -> list[dict[str, Any
 @pytest.mark.parametrize("unit", ["g/L", "mmol/L", "mg/dL", "G/L", "µmol/L", "umol/L", ""])
 def test_the_seed_terminology_answers_as_the_seed_rows(unit: str) -> None:
     asking = Terminology.seed().asking()
+    labels = asking.options()["labels"]
     for row in seed_rows():
         assert asking.correspondence(row.loinc, unit) == seed_correspondence(row.loinc, unit)
+        assert labels(row.loinc) == seed_label(row.loinc)
+    assert labels("2951-2") is None and seed_label("2951-2") is None  # not in the seed
     assert not asking.misses  # the seed lists each code: its silence is an answer
 
 
