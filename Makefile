@@ -60,9 +60,10 @@ test: $(VENV)/.installed-spark java browser-packages
 examples: $(VENV)/.installed
 	$(CRBIO) convert fhir_examples -o fhir_examples --pretty
 
-## bench: conversion, terminology, search and ingestion speed, each against a floor of the same run
+## bench: conversion speed and memory, terminology, search and ingestion speed, each against a floor
 bench: $(VENV)/.installed
 	$(PY) bench/convert.py
+	$(PY) bench/memory.py
 	$(PY) bench/translate.py
 	$(PY) bench/search.py --quick
 	$(PY) bench/forward.py --documents 100

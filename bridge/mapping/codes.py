@@ -7,9 +7,10 @@ enumerations of the CDA → FHIR mapping live here, next to the rule they serve.
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from functools import cache
 from typing import NamedTuple
 
+from bridge.caching import memoised
 from bridge.datafiles import read_table
 
 __all__ = [
@@ -89,7 +90,7 @@ def _oid_table() -> dict[str, str]:
     return {row["oid"]: row["uri"] for row in read_table("oid-uri.csv")}
 
 
-@lru_cache(maxsize=4096)
+@memoised(4096)
 def system_uri(oid: str) -> str:
     """FHIR system URI for a code system OID; unknown OIDs become `urn:oid:<oid>` (brief §4).
 
@@ -168,7 +169,7 @@ def interpretation_display(code: str | None) -> str | None:
 _LOINC_SHAPE = re.compile(r"^[0-9]{1,7}-[0-9]$")
 
 
-@lru_cache(maxsize=4096)  # a report repeats its LOINC codes (translations, earlier results)
+@memoised(4096)  # a report repeats its LOINC codes (translations, earlier results)
 def loinc_check_digit_ok(code: str) -> bool:
     """True when a LOINC code's check digit (mod 10, LOINC Users' Guide) matches.
 

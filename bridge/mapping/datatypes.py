@@ -5,9 +5,9 @@ from __future__ import annotations
 import calendar
 import re
 from decimal import Decimal
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from bridge.caching import memoised
 from bridge.cda.datatypes import CD, II, IVL_TS, Address, PersonName, Telecom
 from bridge.mapping.codes import (
     ADDRESS_USE,
@@ -162,7 +162,7 @@ def identifier(ii: II | None) -> dict[str, Any] | None:
     return out
 
 
-@lru_cache(maxsize=4096)  # a document names the same few identifier roots again and again
+@memoised(4096)  # a document names the same few identifier roots again and again
 def _root_uri(root: str) -> str:
     if _UUID.match(root):
         return f"urn:uuid:{root.lower()}"
@@ -220,7 +220,7 @@ def _convert_ts(
     return None if need_instant else date
 
 
-@lru_cache(maxsize=16384)
+@memoised(16384)
 def _ts_parts(value: str) -> tuple[str, str | None, bool] | None:
     """(date, date-time with offset or None, whether a time came without offset), or None."""
     m = _TS.match(value)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from functools import lru_cache
+
+from bridge.caching import memoised
 
 __all__ = ["NAMESPACE", "stable_id"]
 
@@ -19,7 +20,6 @@ NAMESPACE = uuid.UUID("6b1f3c5e-2d0a-5c8e-9f41-0c6a3e1d2b7f")
 _PREFIX = NAMESPACE.bytes
 
 
-@lru_cache(maxsize=65536)
 def stable_id(*parts: str) -> str:
     """UUIDv5 (RFC 4122) of the parts joined with "|".
 
@@ -30,7 +30,12 @@ def stable_id(*parts: str) -> str:
     ...     uuid.uuid5(NAMESPACE, "Patient|1.2.250.1.213.1.4.8|279035121518989"))
     True
     """
-    digest = bytearray(hashlib.sha1(_PREFIX + "|".join(parts).encode("utf-8")).digest()[:16])
+    return _uuid5("|".join(parts))
+
+
+@memoised(65536)  # ids are asked for again and again while a document is mapped
+def _uuid5(name: str) -> str:
+    digest = bytearray(hashlib.sha1(_PREFIX + name.encode("utf-8")).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest.hex()

@@ -4,14 +4,20 @@ First the reviewed alias table (`mappings/unit-aliases.csv`: `G/L` is giga per
 litre, never gauss per litre), then a few spelling rules (`µ` → `u`, `UI` →
 `[IU]`, `²` → `2`), then the UCUM grammar of ucumvert decides. Parses are
 memoised: a unit costs a millisecond the first time and nothing afterwards.
+
+The grammar is built once per process, under a lock (a build run by two threads at
+once was seen to fail inside lark). Only the grammar's own verdict, "this is not
+UCUM", makes a unit text-only: any other failure is a bug and propagates, so that a
+g/L result is never stored without its UCUM code because something broke inside.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any, NamedTuple
 
+from bridge.caching import built_once, memoised
 from bridge.datafiles import read_table
 
 __all__ = ["UnitReading", "read_unit"]
@@ -39,8 +45,9 @@ def _aliases() -> dict[str, str]:
     return {row["written"]: row["ucum"] for row in read_table("unit-aliases.csv")}
 
 
-@cache
-def _parser() -> Any:
+@built_once
+def ucum_parser() -> Any:
+    """ucumvert's lark parser of the UCUM grammar, shared by every thread."""
     from ucumvert import get_ucum_parser  # imported on first use: building the grammar is slow
 
     return get_ucum_parser()
@@ -100,7 +107,7 @@ CLINICAL_PREFIXES = frozenset({"m", "u", "n", "p", "f", "a", "d", "c", "k", "da"
 MAX_UNIT_LENGTH = 64  # the grammar costs per character; no real unit is longer
 
 
-@lru_cache(maxsize=4096)
+@memoised(4096)
 def is_ucum(code: str) -> bool:
     """True when `code` parses under the UCUM grammar with clinical atoms and prefixes only.
 
@@ -111,11 +118,12 @@ def is_ucum(code: str) -> bool:
     """
     if not code or code.isspace() or len(code) > MAX_UNIT_LENGTH:
         return False
-    from ucumvert import parse_ucum
+    from lark.exceptions import UnexpectedInput
+    from ucumvert.parser import InvalidUcumError, parse_ucum
 
     try:
-        tree = parse_ucum(code, _parser())
-    except Exception:  # ucumvert raises lark errors of several kinds for a bad unit
+        tree = parse_ucum(code, ucum_parser())
+    except (InvalidUcumError, UnexpectedInput):  # the grammar's verdict: not a UCUM unit
         return False
     for token in tree.scan_values(lambda value: hasattr(value, "type")):
         if token.type in ("UNIT_METRIC", "UNIT_NON_METRIC") and token not in CLINICAL_ATOMS:
@@ -125,7 +133,7 @@ def is_ucum(code: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=4096)
+@memoised(4096)
 def read_unit(written: str) -> UnitReading:
     """The UCUM code meant by a unit as written in a CDA document.
 

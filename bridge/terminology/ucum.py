@@ -6,14 +6,18 @@ the factor. The factor comes back as a float; it is read as a decimal with twelv
 significant digits, so that 0.9999999999999999 is 1 and g/L → g/dL is exactly 0.1.
 Converting between mass and substance concentrations is never done here: that
 takes the JDV factor of the LOINC pair (see `conversion.py`).
+
+The registry is built once per process, under the lock of `bridge.caching`. A unit
+is refused (`ConversionRefused`) only on the grammar's or pint's own verdict about
+it; any other failure is a bug and propagates rather than pass for a clinical answer.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache, lru_cache
 from typing import Any
 
+from bridge.caching import built_once, memoised
 from bridge.errors import ConversionRefused
 from bridge.mapping.units import read_unit
 
@@ -27,7 +31,7 @@ __all__ = [
 ]
 
 
-@cache
+@built_once
 def _registry() -> Any:
     from ucumvert import PintUcumRegistry  # a second to build: once per process
 
@@ -42,12 +46,25 @@ def ucum_code(unit: str) -> str:
     return code
 
 
-@lru_cache(maxsize=4096)
+@memoised(4096)
 def _quantity(code: str) -> Any:
+    from lark.exceptions import UnexpectedInput, VisitError
+    from pint.errors import PintError
+    from ucumvert.parser import InvalidUcumError
+
+    registry = _registry()
     try:
-        return _registry().from_ucum(code)
-    except Exception as exc:  # pint and ucumvert raise several kinds for an unusable unit
-        raise ConversionRefused("unit-unknown", f"unit {code!r} cannot be converted") from exc
+        return registry.from_ucum(code)
+    except VisitError as exc:  # lark wraps what pint raised while building the unit
+        if isinstance(exc.orig_exc, PintError):
+            raise _cannot_convert(code) from exc
+        raise
+    except (InvalidUcumError, UnexpectedInput) as exc:
+        raise _cannot_convert(code) from exc
+
+
+def _cannot_convert(code: str) -> ConversionRefused:
+    return ConversionRefused("unit-unknown", f"unit {code!r} cannot be converted")
 
 
 def dimensionality(unit: str) -> str:
@@ -59,7 +76,6 @@ def same_dimension(a: str, b: str) -> bool:
     return bool(_quantity(ucum_code(a)).dimensionality == _quantity(ucum_code(b)).dimensionality)
 
 
-@lru_cache(maxsize=4096)
 def ucum_factor(source: str, target: str) -> Decimal:
     """The factor f such that a value in `source` × f is the value in `target`.
 
@@ -69,6 +85,12 @@ def ucum_factor(source: str, target: str) -> Decimal:
     Raises:
         ConversionRefused: unknown unit, or units of different dimensions.
     """
+    return _factor((source, target))
+
+
+@memoised(4096)
+def _factor(units: tuple[str, str]) -> Decimal:
+    source, target = units
     a, b = _quantity(ucum_code(source)), _quantity(ucum_code(target))
     if a.dimensionality != b.dimensionality:
         raise ConversionRefused(
