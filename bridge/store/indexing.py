@@ -18,6 +18,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
+from bridge.caching import memoised
+from bridge.errors import ConversionRefused
+
 __all__ = [
     "MAX_TIME",
     "MIN_TIME",
@@ -251,7 +254,7 @@ def _micros(moment: datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-@lru_cache(maxsize=65536)
+@memoised(65536)  # a date of a stored resource or of a search, bounded in length
 def date_range(value: str) -> tuple[int, int] | None:
     """The half-open range [low, high) of epoch microseconds a FHIR date stands for.
 
@@ -320,17 +323,17 @@ def _ranges(value: Any) -> Iterator[tuple[int, int]]:
 # Quantities -------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
+@memoised(4096)
 def _canonical_unit(code: str) -> tuple[str, Decimal] | None:
     """(canonical unit, factor to it) for a UCUM code, through pint's base units."""
-    try:
-        from bridge.terminology.ucum import (
-            _quantity,  # noqa: PLC2701 - same project
-            ucum_code,
-        )
+    from bridge.terminology.ucum import (
+        _quantity,  # noqa: PLC2701 - same project
+        ucum_code,
+    )
 
+    try:
         base = (1 * _quantity(ucum_code(code))).to_base_units()
-    except Exception:  # an unknown unit is indexed by its own code only
+    except ConversionRefused:  # an unknown unit is indexed by its own code only
         return None
     return str(base.units), Decimal(f"{base.magnitude:.12g}")
 
