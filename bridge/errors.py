@@ -10,7 +10,7 @@ Bad data inside an accepted document never raises: it becomes a collected
     │   ├── MalformedXmlError                 not well-formed XML (line and column given)
     │   ├── NotCdaError                       well-formed, but no HL7 v3 ClinicalDocument
     │   ├── UnsupportedDocumentError          a CDA document that is not CR-BIO or BIO-TROD
-    │   └── TooDeepError                      sections or entries nested beyond any real report
+    │   └── TooDeepError                      sections, entries or translations nested too deep
     └── TerminologyError
         ├── JdvFormatError (ValueError)       a JDV spreadsheet without the expected columns
         ├── TerminologyUnavailable            the SMT cannot answer and nothing is cached
@@ -94,7 +94,10 @@ class UnsupportedDocumentError(DocumentError):
 
 
 class TooDeepError(DocumentError):
-    """Raised when sections or entries nest deeper than any real report does."""
+    """Raised when sections, entries or code translations nest deeper than any real report.
+
+    The bound is `bridge.cda.limits.MAX_DEPTH`.
+    """
 
     code = "too-deep"
 

@@ -4,7 +4,9 @@ The parser never resolves entities, never loads a DTD and never touches the
 network or the file system; any DOCTYPE is refused outright. The size cap comes
 first so that nothing unbounded is parsed. `huge_tree` is on because a PDF copy
 of a report easily exceeds libxml2's 10 MB text-node limit; the size cap and the
-DOCTYPE refusal are what keep parsing bounded.
+DOCTYPE refusal are what keep parsing bounded. libxml2 refuses elements nested more
+than 2,048 deep whatever the options: that refusal is a `TooDeepError`, like the
+readers' own depth bound (`bridge.cda.limits`), not a syntax error.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bridge.errors import (
     DocumentTooLargeError,
     MalformedXmlError,
     NotCdaError,
+    TooDeepError,
     UnsafeXmlError,
 )
 
@@ -32,6 +35,7 @@ _LOCATION_SUFFIX = re.compile(r", line \d+, column \d+$")
 _TAG_MISMATCH = re.compile(r"Opening and ending tag mismatch: (\S+) line \d+ and (\S+)$")
 _UNCLOSED_AT_END = re.compile(r"Premature end of data in tag (\S+) line \d+$")
 _EMBEDDED_LINE = re.compile(r" line \d+")
+_EXCESSIVE_DEPTH = re.compile(r"Excessive depth in document: (\d+)")
 
 # lxml parsers keep per-parse state: one per thread.
 _local = threading.local()
@@ -62,6 +66,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
         DocumentTooLargeError: more than `max_bytes` bytes.
         MalformedXmlError: not well-formed; the error carries line and column.
         UnsafeXmlError: a DOCTYPE is declared.
+        TooDeepError: elements nested beyond libxml2's limit (2,048 levels).
     """
     if len(data) > max_bytes:
         raise DocumentTooLargeError(len(data), max_bytes)
@@ -71,6 +76,12 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (None, None)
+        too_deep = _EXCESSIVE_DEPTH.match(exc.msg or "")
+        if too_deep:
+            raise TooDeepError(
+                f"elements nest deeper than the XML parser accepts ({too_deep[1]} levels), "
+                f"at line {line}, column {column}"
+            ) from exc
         raise MalformedXmlError(_message(exc.msg), line, column) from exc
     if root.getroottree().docinfo.doctype:  # an encoding the prolog scan cannot read
         raise UnsafeXmlError(_DOCTYPE_REFUSED)

@@ -59,6 +59,7 @@ class MappingContext:
     notes: list[dict[str, str]] = field(default_factory=list)  # report-level comments
     presented_forms: list[dict[str, Any]] = field(default_factory=list)  # the PDF copy
     attachments: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)  # other documents
+    depth: int = 0  # containers being mapped, one inside the other (see registry.map_entries)
 
     def local_id(self, resource_type: str, key: str) -> str:
         """Id of something that exists only inside this document (document and position)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from bridge.cda.limits import MAX_DEPTH, too_deep
 from bridge.mapping.context import MappingContext, Scope
 
 __all__ = ["MAPPERS", "EntryMapper", "map_entries", "map_entry", "maps"]
@@ -38,4 +39,16 @@ def map_entry(entry: Any, scope: Scope, ctx: MappingContext) -> list[Reference]:
 
 
 def map_entries(entries: Any, scope: Scope, ctx: MappingContext) -> list[Reference]:
-    return [ref for entry in entries for ref in map_entry(entry, scope, ctx)]
+    """Map the entries of one container (a section, an act, an organizer, a result).
+
+    Containers map their members by recursion: `ctx.depth` counts the containers being
+    mapped, one inside the other, and a document built deeper than any reading allows
+    is refused rather than exhausting the stack.
+    """
+    if ctx.depth >= MAX_DEPTH:
+        raise too_deep("entries")
+    ctx.depth += 1
+    try:
+        return [ref for entry in entries for ref in map_entry(entry, scope, ctx)]
+    finally:
+        ctx.depth -= 1

@@ -12,6 +12,7 @@ from lxml import etree
 
 from bridge.cda import templates as t
 from bridge.cda.datatypes import CD, ED
+from bridge.cda.limits import MAX_DEPTH, too_deep
 from bridge.cda.model import (
     AttachedDocument,
     Battery,
@@ -43,11 +44,9 @@ from bridge.cda.reading.xml import (
     one,
     plain_text,
 )
-from bridge.errors import TooDeepError
 
-__all__ = ["MAX_DEPTH", "BodyReader"]
+__all__ = ["BodyReader"]
 
-MAX_DEPTH = 32  # real reports nest sections and organizers a handful of levels deep
 _STATEMENTS = frozenset(
     {
         "act",
@@ -130,7 +129,7 @@ class BodyReader:
 
     def section(self, el: etree._Element, key: str, depth: int) -> Section:
         if depth > MAX_DEPTH:
-            raise TooDeepError(f"sections nest more than {MAX_DEPTH} levels deep")
+            raise too_deep("sections")
         k = kids(el)
         entries = []
         for i, entry in enumerate(k.get("entry", NONE), 1):
@@ -165,7 +164,7 @@ class BodyReader:
     ) -> BodyEntry:
         """Classify one clinical statement and read it."""
         if depth > MAX_DEPTH:
-            raise TooDeepError(f"entries nest more than {MAX_DEPTH} levels deep")
+            raise too_deep("entries")
         k = kids(el)
         ids = outer_ids + _template_ids(k)
         kind = local_name(el)
@@ -198,17 +197,21 @@ class BodyReader:
             if stmt is None:
                 continue
             if holder.get("typeCode") == "REFR":
-                parts.earlier += self._earlier(stmt, f"{key}/r{i}")
+                parts.earlier += self._earlier(stmt, f"{key}/r{i}", depth + 1)
                 continue
             parts.add(self.statement(stmt, _template_ids(hk), f"{key}/{i}", depth + 1))
         return parts
 
-    def _earlier(self, stmt: etree._Element, key: str) -> list[EarlierResult | UnknownEntry]:
+    def _earlier(
+        self, stmt: etree._Element, key: str, depth: int
+    ) -> list[EarlierResult | UnknownEntry]:
         """What a REFR holder refers to: earlier results, never current ones.
 
         An observation is an earlier result; an organizer of earlier results gives each of
         its observations; anything else cannot be shown as an earlier result and is
         reported (never read as a current result)."""
+        if depth > MAX_DEPTH:
+            raise too_deep("earlier results (REFR organizers)")
         kind = local_name(stmt)
         if kind == "observation":
             return [self.earlier_result(stmt, key)]
@@ -217,7 +220,7 @@ class BodyReader:
             for j, component in enumerate(kids(stmt).get("component", NONE), 1):
                 inner = _statement(kids(component))
                 if inner is not None:
-                    found += self._earlier(inner, f"{key}.{j}")
+                    found += self._earlier(inner, f"{key}.{j}", depth + 1)
             return found
         why = (
             f"<{kind}> referred to as an earlier result (REFR) is not an observation: "

@@ -28,6 +28,7 @@ from bridge.cda.datatypes import (
     UnknownValue,
     Value,
 )
+from bridge.cda.limits import MAX_DEPTH, too_deep
 from bridge.cda.reading.xml import (
     NONE,
     NarrativeIndex,
@@ -73,8 +74,11 @@ def read_ids(elements: list[etree._Element] | None) -> tuple[II, ...]:
     return tuple(found)
 
 
-def read_cd(el: etree._Element | None, narrative: NarrativeIndex) -> CD | None:
-    """A coded element with its original text (narrative reference resolved) and translations."""
+def read_cd(el: etree._Element | None, narrative: NarrativeIndex, depth: int = 0) -> CD | None:
+    """A coded element with its original text (narrative reference resolved) and translations.
+
+    `depth` counts the translations this one is nested in (translations may have their own).
+    """
     if el is None:
         return None
     get = el.get
@@ -92,7 +96,9 @@ def read_cd(el: etree._Element | None, narrative: NarrativeIndex) -> CD | None:
             if original_text is None and ot.text and ot.text.strip():
                 original_text = " ".join(ot.text.split())
         if "translation" in k:
-            translations = tuple(read_cd(t, narrative) for t in k["translation"])  # type: ignore[misc]
+            if depth >= MAX_DEPTH:
+                raise too_deep("code translations")
+            translations = tuple(read_cd(t, narrative, depth + 1) for t in k["translation"])  # type: ignore[misc]
     return CD(
         get("code"),
         get("codeSystem"),

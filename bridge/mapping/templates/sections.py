@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.cda import templates as t
+from bridge.cda.limits import MAX_DEPTH, too_deep
 from bridge.cda.model import Section
 from bridge.mapping.context import MappingContext, Scope
 from bridge.mapping.datatypes import codeable_concept
@@ -34,7 +35,7 @@ def map_sections(
     results: list[dict[str, str]] = []
     categories: list[dict[str, Any]] = []
     for section in sections:
-        _map_section(section, scope, ctx, results, categories)
+        _map_section(section, scope, ctx, results, categories, 0)
     return results, categories
 
 
@@ -44,7 +45,10 @@ def _map_section(
     ctx: MappingContext,
     results: list[dict[str, str]],
     categories: list[dict[str, Any]],
+    depth: int,
 ) -> None:
+    if depth > MAX_DEPTH:
+        raise too_deep("sections")
     ids = section.template_ids
     if any(i in _RESULT_SECTIONS for i in ids):
         category = codeable_concept(section.code, ctx)
@@ -72,4 +76,4 @@ def _map_section(
         )
         return
     for sub in section.sections:
-        _map_section(sub, scope, ctx, results, categories)
+        _map_section(sub, scope, ctx, results, categories, depth + 1)
