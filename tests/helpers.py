@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bridge.cda.reading.xml import BLANK
 from bridge.mapping import Conversion, convert, dumps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,13 +31,16 @@ def roundtrip(conversion: Conversion) -> dict[str, Any]:
 
 
 def validate_bundle(bundle: dict[str, Any]) -> None:
-    """Every resource parses with the fhir.resources R4B models; every reference resolves.
+    """Every resource parses with the fhir.resources R4B models; every reference resolves;
+    no value is empty or blank.
 
     fhir.resources has no 4.0.1 package; the resource types produced here are the same
     in R4 and R4B (see README, "R4 and R4B").
     """
     from fhir.resources.R4B import get_fhir_model_class
 
+    blank = empty_values(bundle)
+    assert not blank, f"empty or blank values (FHIR forbids them): {blank[:10]}"
     full_urls = {entry["fullUrl"] for entry in bundle["entry"]}
     assert len(full_urls) == len(bundle["entry"]), "duplicate fullUrl in the Bundle"
     for entry in bundle["entry"]:
@@ -52,6 +56,33 @@ def validate_bundle(bundle: dict[str, Any]) -> None:
             "method": "PUT",
             "url": f"{resource['resourceType']}/{resource['id']}",
         }
+
+
+def empty_values(node: Any, path: str = "Bundle") -> list[str]:
+    r"""Where a FHIR resource holds what FHIR forbids: an empty string, array or object, or a
+    string made only of blank characters (whitespace, no-break and zero-width spaces, BOM).
+
+    Walked without recursion: a fuzzed document may nest deep.
+
+    >>> empty_values({"a": [{"b": "\u00a0"}, {}], "c": []})
+    ['Bundle.c: []', 'Bundle.a[1]: {}', "Bundle.a[0].b: '\\xa0'"]
+    """
+    found = []
+    stack = [(path, node)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if not value.strip(BLANK):
+                found.append(f"{where}: {value!r}")
+        elif isinstance(value, dict):
+            if not value:
+                found.append(f"{where}: {{}}")
+            stack.extend((f"{where}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            if not value:
+                found.append(f"{where}: []")
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+    return found
 
 
 def _references(node: Any):  # type: ignore[no-untyped-def]

@@ -43,6 +43,7 @@ from bridge.cda.reading.xml import (
     local_name,
     one,
     plain_text,
+    trimmed,
 )
 
 __all__ = ["BodyReader"]
@@ -338,7 +339,7 @@ class BodyReader:
     def comment(self, el: etree._Element, k: Kids, key: str) -> Comment:
         text_el = one(k, "text")
         ref_el = child(text_el, "reference")
-        ref = ref_el.get("value") if ref_el is not None else None
+        ref = trimmed(ref_el.get("value")) if ref_el is not None else None
         text = self.narrative.text(ref) if ref else None
         if text is None and ref_el is None:
             text = plain_text(text_el)
@@ -347,7 +348,7 @@ class BodyReader:
     def media(self, el: etree._Element, k: Kids, key: str) -> Media:
         value = one(k, "value")
         content = read_ed(value, self.narrative) if value is not None else ED(None)
-        return Media(key=key, media_id=el.get("ID"), content=content, node=el)
+        return Media(key=key, media_id=trimmed(el.get("ID")), content=content, node=el)
 
     def attached_document(self, el: etree._Element, k: Kids, key: str) -> AttachedDocument:
         doc_type = title = media = None

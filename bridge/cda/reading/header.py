@@ -32,9 +32,11 @@ from bridge.cda.reading.xml import (
     Kids,
     NarrativeIndex,
     child,
+    collapsed,
     kids,
     one,
     plain_text,
+    trimmed,
 )
 from bridge.errors import UnsupportedDocumentError
 
@@ -73,7 +75,7 @@ def recognise_kind(k: Kids, *, auto_presentable: bool) -> DocumentKind:
 
 
 def _value(el: etree._Element | None) -> str | None:
-    return el.get("value") if el is not None else None
+    return trimmed(el.get("value")) if el is not None else None
 
 
 def _read_patient(k: Kids, narrative: NarrativeIndex) -> Patient | None:
@@ -198,7 +200,7 @@ def read_header(k: Kids, kind: DocumentKind, narrative: NarrativeIndex) -> Heade
         title=plain_text(one(k, "title")),
         effective_time=_value(one(k, "effectiveTime")),
         confidentiality=read_cd(one(k, "confidentialityCode"), narrative),
-        language=language.get("code") if language is not None else None,
+        language=collapsed(language.get("code")) if language is not None else None,
         set_id=read_ii(set_id) if set_id is not None else None,
         version_number=_value(one(k, "versionNumber")),
         template_ids=tuple(read_ii(t) for t in k.get("templateId", NONE)),

@@ -1,4 +1,10 @@
-"""Readers for HL7 v3 data types: II, CD, PQ, IVL_PQ, TS, names, addresses, value[x]."""
+"""Readers for HL7 v3 data types: II, CD, PQ, IVL_PQ, TS, names, addresses, value[x].
+
+Every value that becomes a FHIR string or code is trimmed here (`trimmed`; codes and
+text `collapsed`): nothing blank leaves these readers as text. Values that are parsed
+rather than copied (numbers, timestamps, booleans, status codes) are left as written;
+their parsers in the mapping strip them and report what does not parse.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +36,15 @@ from bridge.cda.datatypes import (
 )
 from bridge.cda.limits import MAX_DEPTH, too_deep
 from bridge.cda.reading.xml import (
+    BLANK,
     NONE,
     NarrativeIndex,
     child,
+    collapsed,
     kids,
     one,
     plain_text,
+    trimmed,
     xsi_type,
 )
 
@@ -58,8 +67,19 @@ CODED_TYPES = frozenset({"CD", "CE", "CV", "CO", "CS"})
 
 
 def read_ii(el: etree._Element) -> II:
+    # trimmed(), inlined here and in read_cd: one or the other reads most elements
     get = el.get
-    return II(get("root"), get("extension"), get("nullFlavor"), get("assigningAuthorityName"))
+    root, extension = get("root"), get("extension")
+    if root:
+        root = root.strip() if root.isascii() else root.strip(BLANK)
+    if extension:
+        extension = extension.strip() if extension.isascii() else extension.strip(BLANK)
+    return II(
+        root or None,
+        extension or None,
+        get("nullFlavor"),
+        trimmed(authority) if (authority := get("assigningAuthorityName")) else None,
+    )
 
 
 def read_ids(elements: list[etree._Element] | None) -> tuple[II, ...]:
@@ -93,17 +113,27 @@ def read_cd(el: etree._Element | None, narrative: NarrativeIndex, depth: int = 0
             if value:
                 original_ref = value
                 original_text = narrative.text(value)
-            if original_text is None and ot.text and ot.text.strip():
-                original_text = " ".join(ot.text.split())
+            if original_text is None:
+                original_text = collapsed(ot.text)
         if "translation" in k:
             if depth >= MAX_DEPTH:
                 raise too_deep("code translations")
             translations = tuple(read_cd(t, narrative, depth + 1) for t in k["translation"])  # type: ignore[misc]
+    # collapsed() and trimmed(), inlined (see read_ii); @codeSystemName is only looked up
+    code, system, display = get("code"), get("codeSystem"), get("displayName")
+    if code:
+        code = code.strip() if code.isascii() else code.strip(BLANK)
+        if " " in code or not code.isprintable():  # whitespace inside: one space per run
+            code = " ".join(code.split())
+    if system:
+        system = system.strip() if system.isascii() else system.strip(BLANK)
+    if display:
+        display = display.strip() if display.isascii() else display.strip(BLANK)
     return CD(
-        get("code"),
-        get("codeSystem"),
+        code or None,
+        system or None,
         get("codeSystemName"),
-        get("displayName"),
+        display or None,
         original_text,
         original_ref,
         translations,
@@ -118,10 +148,10 @@ def read_pq(el: etree._Element | None) -> PQ | None:
     translations: tuple[PQR, ...] = ()
     if len(el):
         translations = tuple(
-            PQR(t.get("value"), t.get("code"), t.get("codeSystem"), t)
+            PQR(t.get("value"), trimmed(t.get("code")), t.get("codeSystem"), t)
             for t in kids(el).get("translation", NONE)
         )
-    return PQ(el.get("value"), el.get("unit"), translations, el.get("nullFlavor"), el)
+    return PQ(el.get("value"), trimmed(el.get("unit")), translations, el.get("nullFlavor"), el)
 
 
 def read_ivl_pq(el: etree._Element) -> IVL_PQ:
@@ -157,12 +187,12 @@ def read_time(el: etree._Element | None) -> IVL_TS | None:
 def read_ed(el: etree._Element, narrative: NarrativeIndex) -> ED:
     """Encapsulated data: base64 kept as is, text collapsed, a narrative reference resolved."""
     reference = child(el, "reference") if len(el) else None
-    ref = reference.get("value") if reference is not None else None
+    ref = trimmed(reference.get("value")) if reference is not None else None
     text = narrative.text(ref) if ref else None
     representation = el.get("representation")
     if text is None:
         text = el.text if representation == "B64" else plain_text(el)
-    return ED(text, el.get("mediaType"), representation, ref, el)
+    return ED(text, collapsed(el.get("mediaType")), representation, ref, el)
 
 
 def _read_rto(el: etree._Element) -> RTO:
@@ -207,7 +237,7 @@ def read_value(el: etree._Element | None, narrative: NarrativeIndex) -> Value | 
 def _attribute_text(el: etree._Element) -> str | None:
     """The value of an unknown type as a reader would say it: "12 EUR", never "12" alone
     when a unit or currency goes with it."""
-    said = [el.get(name) for name in ("value", "unit", "currency")]
+    said = [trimmed(el.get(name)) for name in ("value", "unit", "currency")]
     return " ".join(part for part in said if part) or None
 
 
@@ -223,11 +253,13 @@ def read_name(el: etree._Element | None) -> PersonName | None:
         raw = part.text
         if raw:
             kind = part.tag.rpartition("}")[2]  # local_name(), inlined: this loop is hot
-            if kind in _NAME_PARTS and (text := " ".join(raw.split())):
+            if kind in _NAME_PARTS and (text := " ".join(raw.split())):  # collapsed(), inlined
+                if not text.isascii() and not (text := text.strip(BLANK)):
+                    continue
                 parts.append(NamePart(kind, text, part.get("qualifier")))
     if parts:
         return PersonName(tuple(parts), use=el.get("use"))
-    text = " ".join((el.text or "").split())
+    text = collapsed(el.text)
     return PersonName((), use=el.get("use"), text=text) if text else None
 
 
@@ -246,7 +278,9 @@ def read_address(el: etree._Element | None) -> Address | None:
         raw = part.text
         if not raw:
             continue
-        text = " ".join(raw.split())
+        text = " ".join(raw.split())  # collapsed(), inlined: this loop is hot
+        if not text.isascii():
+            text = text.strip(BLANK)
         if not text:
             continue
         name = part.tag.rpartition("}")[2]  # local_name(), inlined: this loop is hot
@@ -258,8 +292,8 @@ def read_address(el: etree._Element | None) -> Address | None:
     if street:
         lines.insert(0, street)
     lines += [found[name] for name in _EXTRA_LINES if name in found]
-    if len(el) == 0 and el.text and el.text.strip():
-        lines.append(" ".join(el.text.split()))
+    if len(el) == 0 and (text := collapsed(el.text)):
+        lines.append(text)
     if not lines and found.keys().isdisjoint(_FIELD_PARTS):
         return None
     get = found.get
@@ -292,5 +326,7 @@ def read_telecoms(elements: list[etree._Element] | None) -> tuple[Telecom, ...]:
     for el in elements:
         value = el.get("value")
         if value and not el.get("nullFlavor"):
-            found.append(Telecom(value.strip(), el.get("use")))
+            value = value.strip() if value.isascii() else value.strip(BLANK)  # trimmed()
+            if value:
+                found.append(Telecom(value, el.get("use")))
     return tuple(found)
