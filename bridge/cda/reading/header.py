@@ -49,15 +49,22 @@ _DOCUMENT_CODES = {templates.CR_BIO_CODE: "CR-BIO", templates.BIO_TROD_CODE: "BI
 def recognise_kind(k: Kids, *, auto_presentable: bool) -> DocumentKind:
     """Say what the document is (from the ClinicalDocument's children), or refuse it."""
     code_el = one(k, "code")
-    code = code_el.get("code") if code_el is not None else None
-    system = code_el.get("codeSystem") if code_el is not None else None
+    code = collapsed(code_el.get("code")) if code_el is not None else None
+    system = trimmed(code_el.get("codeSystem")) if code_el is not None else None
     if code not in _DOCUMENT_CODES or system != LOINC_OID:
         found = f"{code} (code system {system})" if code else "no document code"
         raise UnsupportedDocumentError(
             f"document code is {found}: only CR-BIO (LOINC 11502-2) and "
             "BIO-TROD (LOINC 96173-0) reports are accepted"
         )
-    ids = {t.get("root"): t.get("extension") for t in k.get("templateId", NONE)}
+    ids: dict[str, str | None] = {}  # root → extension, for the templateIds that have a root
+    rootless = 0
+    for template in k.get("templateId", NONE):
+        root = trimmed(template.get("root"))
+        if root is None:
+            rootless += 1
+        else:
+            ids[root] = trimmed(template.get("extension"))
     body = kids(one(k, "component"))
     structured = "structuredBody" in body
     if not structured and "nonXMLBody" not in body:
@@ -68,9 +75,12 @@ def recognise_kind(k: Kids, *, auto_presentable: bool) -> DocumentKind:
         return DocumentKind("BIO-TROD", ids[templates.BIO_TROD], structured, auto_presentable)
     if templates.CI_SIS in ids and (templates.IHE_XDS_SD in ids or templates.IHE_XD_LAB in ids):
         return DocumentKind(_DOCUMENT_CODES[code], None, structured, auto_presentable)
+    found = sorted(ids)
+    if rootless:
+        found.append(f"{rootless} templateId without root")
     raise UnsupportedDocumentError(
         f"document code {code} but no CR-BIO ({templates.CR_BIO}), BIO-TROD "
-        f"({templates.BIO_TROD}) or CI-SIS templateId; found: {', '.join(sorted(ids)) or 'none'}"
+        f"({templates.BIO_TROD}) or CI-SIS templateId; found: {', '.join(found) or 'none'}"
     )
 
 
