@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 CRBIO  := $(VENV)/bin/crbio
 
 .PHONY: run test java examples bench bench-search bench-export bench-bulk bench-ingest bench-spark \
-	lint clean
+	fuzz lint clean
 
 # Debian packages, installed (as root, one apt-get update) only when missing: Pango,
 # HarfBuzz's subsetter and DejaVu fonts for printing (WeasyPrint), Chromium for the
@@ -88,6 +88,11 @@ bench-ingest: $(VENV)/.installed
 ## bench-spark: crbio spark-convert over 1,000 generated documents, on local[1] and local[2]
 bench-spark: $(VENV)/.installed-spark java
 	$(PY) bench/spark.py --documents 1000
+
+## fuzz: 100,000 mutated CR-BIO documents through the converter on every core (findings: out/fuzz/)
+FUZZ_INPUTS ?= 100000
+fuzz: $(VENV)/.installed
+	$(PY) -m tests.fuzzing --inputs $(FUZZ_INPUTS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

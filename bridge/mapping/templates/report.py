@@ -260,14 +260,19 @@ def _bounds(value: str) -> tuple[float, float]:
     date and a dateTime never ends before it starts.
     """
     if "T" in value:
+        if value[17:19] == "60":  # a leap second (FHIR has them, datetime not): its minute's last
+            value = f"{value[:17]}59{value[19:]}"
         moment = datetime.fromisoformat(value).timestamp()
         return moment, moment
     parts = [int(p) for p in value.split("-")]
     first = datetime(parts[0], *(parts[1:] or [1]), *([1] if len(parts) < 3 else []), tzinfo=UTC)
-    if len(parts) == 3:
-        last = first + timedelta(days=1)
-    elif len(parts) == 2:
-        last = datetime(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1, tzinfo=UTC)
-    else:
-        last = datetime(parts[0] + 1, 1, 1, tzinfo=UTC)
-    return first.timestamp(), last.timestamp() - 1e-6
+    try:
+        if len(parts) == 3:
+            following = first + timedelta(days=1)
+        elif len(parts) == 2:
+            following = datetime(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1, tzinfo=UTC)
+        else:
+            following = datetime(parts[0] + 1, 1, 1, tzinfo=UTC)
+    except (OverflowError, ValueError):  # the period ends with year 9999, as time does here
+        return first.timestamp(), datetime.max.replace(tzinfo=UTC).timestamp()
+    return first.timestamp(), following.timestamp() - 1e-6
