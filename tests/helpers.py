@@ -58,6 +58,21 @@ def validate_bundle(bundle: dict[str, Any]) -> None:
         }
 
 
+# Blank strings as producers write them: spaces, no-break spaces, zero-width spaces, BOM
+BLANK_SAMPLES = (
+    "",
+    " ",
+    "   ",
+    "\t\n",
+    "\u00a0",
+    "\u2007",
+    "\u202f",
+    "\u200b",
+    "\ufeff",
+    " \u00a0\u200b ",
+)
+
+
 def empty_values(node: Any, path: str = "Bundle") -> list[str]:
     r"""Where a FHIR resource holds what FHIR forbids: an empty string, array or object, or a
     string made only of blank characters (whitespace, no-break and zero-width spaces, BOM).

@@ -12,21 +12,13 @@ import random
 from collections.abc import Callable
 
 from bridge.cda import templates
+from tests.helpers import BLANK_SAMPLES
 
 __all__ = ["ATTRIBUTES", "TEMPLATE_IDS", "XSI_TYPES", "odd_value"]
 
 # Strings a careless or hostile producer writes where a value belongs
 ODD_VALUES = (
-    "",
-    " ",
-    "   ",
-    "\t\n",
-    "\u00a0",
-    "\u2007",
-    "\u202f",
-    "\u200b",
-    "\ufeff",
-    "\u00a0\u200b\u202f",
+    *BLANK_SAMPLES,
     " x ",
     "\u00a0mg/L\u00a0",
     "a  b",

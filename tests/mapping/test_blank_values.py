@@ -15,20 +15,7 @@ import pytest
 from bridge.cda.reading.xml import BLANK, collapsed, trimmed
 from bridge.mapping import convert
 from tests.builders import GLUCOSE_CODE, document, result
-from tests.helpers import empty_values, resources_of, roundtrip, validate_bundle
-
-BLANKS = [
-    "",
-    " ",
-    "   ",
-    "\t\n",
-    "\u00a0",
-    "\u2007",
-    "\u202f",
-    "\u200b",
-    "\ufeff",
-    " \u00a0\u200b ",
-]
+from tests.helpers import BLANK_SAMPLES, empty_values, resources_of, roundtrip, validate_bundle
 
 
 def test_blank_is_every_unicode_whitespace_and_the_invisible_spaces() -> None:
@@ -37,7 +24,7 @@ def test_blank_is_every_unicode_whitespace_and_the_invisible_spaces() -> None:
     assert {"\u200b", "\ufeff", "\u2060"} <= set(BLANK)
 
 
-@pytest.mark.parametrize("blank", BLANKS)
+@pytest.mark.parametrize("blank", BLANK_SAMPLES)
 def test_blank_values_read_as_none(blank: str) -> None:
     assert trimmed(blank) is None and collapsed(blank) is None
     assert trimmed(f"{blank}g/L{blank}") == "g/L"
@@ -79,7 +66,7 @@ def blank_everywhere(blank: str) -> bytes:
     return data.encode("utf-8")
 
 
-@pytest.mark.parametrize("blank", BLANKS, ids=ascii)
+@pytest.mark.parametrize("blank", BLANK_SAMPLES, ids=ascii)
 def test_blank_values_never_reach_the_bundle(blank: str) -> None:
     conversion = convert(blank_everywhere(blank))
     bundle = roundtrip(conversion)
