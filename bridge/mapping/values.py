@@ -58,9 +58,8 @@ def _ivl_pq(value: IVL_PQ, ctx: MappingContext) -> ValueElement | None:
     # Two bounds → valueRange; one bound → valueQuantity with a comparator (brief §3)
     low, high = _bound(value.low, ctx), _bound(value.high, ctx)
     if low is False or high is False:  # never turn "abc–84" into "≤ 84": keep what was written
-        written = " – ".join(
-            f"{b.value} {b.unit or ''}".strip() for b in (value.low, value.high) if b is not None
-        )
+        bounds = [" ".join(filter(None, (b.value, b.unit))) for b in (value.low, value.high) if b]
+        written = " – ".join(filter(None, bounds))
         return ("valueString", written) if written else None
     if low and high:
         if not (value.low_closed and value.high_closed):

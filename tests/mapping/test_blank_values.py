@@ -95,3 +95,14 @@ def test_codes_are_trimmed_and_inner_whitespace_made_one_space(written: str, cod
     conversion = convert(document(result(code=element)))
     [observation] = resources_of(roundtrip(conversion), "Observation")
     assert observation["code"]["coding"][0]["code"] == code
+
+
+@pytest.mark.parametrize("blank", BLANK_SAMPLES, ids=ascii)
+def test_text_composed_from_blank_parts_is_never_blank(blank: str) -> None:
+    """An unreadable interval is kept as written: from its non-blank parts only."""
+    value = (
+        f'<value xsi:type="IVL_PQ"><low value="{blank}" unit="{blank}"/>'
+        f'<high value="{blank}abc" unit="g/L{blank}"/></value>'
+    )
+    [observation] = resources_of(roundtrip(convert(document(result(value)))), "Observation")
+    assert observation["valueString"] == "abc g/L"

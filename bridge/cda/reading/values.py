@@ -1,9 +1,9 @@
 """Readers for HL7 v3 data types: II, CD, PQ, IVL_PQ, TS, names, addresses, value[x].
 
-Every value that becomes a FHIR string or code is trimmed here (`trimmed`; codes and
-text `collapsed`): nothing blank leaves these readers as text. Values that are parsed
-rather than copied (numbers, timestamps, booleans, status codes) are left as written;
-their parsers in the mapping strip them and report what does not parse.
+Every value that becomes a FHIR string or code, or part of one, is trimmed here
+(`trimmed`; codes and text `collapsed`): nothing blank leaves these readers as text.
+Values that are only parsed (timestamps, integers, booleans, status codes) are left as
+written; their parsers in the mapping strip them and report what does not parse.
 """
 
 from __future__ import annotations
@@ -148,10 +148,12 @@ def read_pq(el: etree._Element | None) -> PQ | None:
     translations: tuple[PQR, ...] = ()
     if len(el):
         translations = tuple(
-            PQR(t.get("value"), trimmed(t.get("code")), t.get("codeSystem"), t)
+            PQR(trimmed(t.get("value")), trimmed(t.get("code")), t.get("codeSystem"), t)
             for t in kids(el).get("translation", NONE)
         )
-    return PQ(el.get("value"), trimmed(el.get("unit")), translations, el.get("nullFlavor"), el)
+    return PQ(
+        trimmed(el.get("value")), trimmed(el.get("unit")), translations, el.get("nullFlavor"), el
+    )
 
 
 def read_ivl_pq(el: etree._Element) -> IVL_PQ:
