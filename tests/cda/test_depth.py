@@ -146,3 +146,17 @@ def test_the_command_line_names_the_refusal(
     outcome = CliRunner().invoke(app, ["convert", "deep.xml"])
     assert outcome.exit_code == 1
     assert "too-deep" in outcome.stderr and "internal error" not in outcome.stderr
+
+
+def test_references_are_rewritten_in_json_of_any_depth() -> None:
+    """Storing a client's transaction rewrites its references by a walk, not by recursion."""
+    from bridge.mapping.references import rewrite_references
+
+    node: dict[str, object] = {"reference": "urn:uuid:1"}
+    for _ in range(100_000):
+        node = {"item": [node]}
+    rewritten = rewrite_references(node, {"urn:uuid:1": "Patient/1"})
+    for _ in range(100_000):
+        rewritten = rewritten["item"][0]  # type: ignore[index]
+        node = node["item"][0]  # type: ignore[index]
+    assert rewritten == {"reference": "Patient/1"} and node == {"reference": "urn:uuid:1"}
