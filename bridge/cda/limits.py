@@ -7,7 +7,9 @@ mappers that follow the same structure) walk these by recursion. A walk stops at
 answers with a 422 OperationOutcome and the CLI names, never with Python's
 `RecursionError`. libxml2 (with `huge_tree`) accepts 2,048 levels, deeper than Python's
 stack; the 20 ANS example reports nest sections, organizers and translations at most
-two levels deep.
+two levels deep. Narrative markup is the exception that is not refused: nested deeper
+than the bound, it is kept as its text (`bridge.cda.reading.narrative`), a display
+detail no reason to refuse a report.
 """
 
 from __future__ import annotations

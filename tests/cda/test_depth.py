@@ -19,7 +19,7 @@ from bridge.cda.model import Battery, LabReportAct
 from bridge.errors import TooDeepError
 from bridge.mapping import convert
 from tests.builders import GLUCOSE_CODE, document, result
-from tests.helpers import EXAMPLES, corpus_files, example_files
+from tests.helpers import EXAMPLES, corpus_files, example_files, resources_of, roundtrip
 
 LOINC = 'code="2345-7" codeSystem="2.16.840.1.113883.6.1" displayName="Glucose"'
 OBSERVATION = f'<observation classCode="OBS" moodCode="EVN"><code {LOINC}/></observation>'
@@ -93,11 +93,13 @@ def test_deeper_than_libxml2_accepts_is_too_deep_not_malformed() -> None:
 
 
 def test_deep_narrative_markup_converts() -> None:
-    """Narrative is read by lxml's own iteration (text, XPath), never by recursion."""
+    """Narrative nested beyond the bound is kept as its text: never a reason to refuse."""
     deep_text = nested("<content>", "</content>", 2_000, "à jeun")
     data = document(result()).replace(b">Glucose \xc3\xa0 jeun<", f">{deep_text}<".encode())
     conversion = convert(data)
     assert conversion.counts["Observation"] == 1
+    [report] = resources_of(roundtrip(conversion), "DiagnosticReport")
+    assert "à jeun" in report["text"]["div"]
 
 
 def test_real_reports_nest_far_below_the_bound() -> None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from lxml import etree
 
+from bridge.cda.limits import MAX_DEPTH
 from bridge.cda.model import Narrative, NarrativeElement
 from bridge.cda.parsing import V3
 
 __all__ = ["ELEMENT_ONLY", "NARRATIVE_MAX_DEPTH", "read_narrative"]
 
-NARRATIVE_MAX_DEPTH = 32
+NARRATIVE_MAX_DEPTH = MAX_DEPTH  # the project's one nesting bound; narrative is flattened
 _V3_PREFIX = f"{{{V3}}}"
 _V3_LENGTH = len(_V3_PREFIX)
 # CDA narrative elements without text of their own (NarrativeBlock.xsd: element-only)
