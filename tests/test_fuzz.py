@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.mapping import convert
+from bridge.mapping.codes import CODE_ABSENT
 from tests.builders import document, result
 from tests.fuzzing.mutations import Mutator
 from tests.fuzzing.target import run
@@ -74,3 +75,13 @@ def test_a_leap_second_sorts_as_the_last_second_of_its_minute() -> None:
             "end": "2025-12-31T23:59:60+01:00",
         }
     }
+
+
+def test_a_code_whose_only_text_is_the_value_is_absent_not_empty() -> None:
+    """originalText naming the value is dropped from code.text: with nothing else left,
+    the code is absent (with its issue), never an empty object."""
+    code = "<code><originalText>5.30 mmol/L</originalText></code>"
+    conversion = convert(document(result(code=code)))
+    [observation] = resources_of(roundtrip(conversion), "Observation")
+    assert observation["code"] == CODE_ABSENT
+    assert "code-missing" in {issue.code for issue in conversion.issues}

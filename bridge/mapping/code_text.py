@@ -209,12 +209,13 @@ def with_analysis_text(
     code: dict[str, Any] | None, cd: CD | None, value: Value | None, ctx: MappingContext
 ) -> dict[str, Any] | None:
     """`code` (a result's CodeableConcept, or None) with `text` set by the rule, or removed
-    when nothing names the analysis."""
+    when nothing names the analysis; None when nothing is left (FHIR has no empty object:
+    the caller says the code is absent)."""
     text = analysis_text(cd, value, code, ctx.labels)
     if text is None:
         if code is not None:
             code.pop("text", None)
-        return code
+        return code or None
     if code is None:
         return {"text": text}
     code["text"] = text
