@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from bridge.store.database import open_database
 from bridge.store.records import ConflictError as ConflictError
+from bridge.store.records import InvalidResource as InvalidResource
 from bridge.store.records import PreconditionFailed as PreconditionFailed
+from bridge.store.records import QueryCancelled as QueryCancelled
+from bridge.store.records import QueryTimeout as QueryTimeout
 from bridge.store.records import ResourceDeleted as ResourceDeleted
 from bridge.store.records import ResourceNotFound as ResourceNotFound
 from bridge.store.records import SearchPage as SearchPage
 from bridge.store.records import Stored as Stored
 from bridge.store.records import StoreError as StoreError
+from bridge.store.records import UnresolvedReference as UnresolvedReference
 from bridge.store.records import Written as Written
 from bridge.store.repository import AfterIngest as AfterIngest
 from bridge.store.repository import Store as Store
@@ -20,15 +24,19 @@ from bridge.store.search import parse_query as parse_query
 __all__ = [
     "AfterIngest",
     "ConflictError",
+    "InvalidResource",
     "InvalidSearch",
     "PreconditionFailed",
     "Query",
+    "QueryCancelled",
+    "QueryTimeout",
     "ResourceDeleted",
     "ResourceNotFound",
     "SearchPage",
     "Store",
     "StoreError",
     "Stored",
+    "UnresolvedReference",
     "Written",
     "open_store",
     "parse_query",

@@ -5,6 +5,12 @@ thread has its own SQLite connection (WAL lets readers run beside the writer);
 PostgreSQL connections come from a pool. `transaction()` gives a cursor whose
 statements commit together or not at all; `snapshot()` a cursor on a connection of its
 own whose reads all see the database as it was at its first statement.
+
+No statement runs for ever: `set_statement_timeout` bounds each one (PostgreSQL's
+`statement_timeout`; on SQLite a progress handler that interrupts past the deadline),
+and an `Interrupt` lets another thread stop what a read is running (the API does so
+when its client disconnects). Either way the caller gets `QueryTimeout` or
+`QueryCancelled`, and the connection is free again.
 """
 
 from __future__ import annotations
@@ -12,15 +18,55 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from bridge.store.checkpoints import Checkpointer
+from bridge.store.records import QueryCancelled, QueryTimeout
 
-__all__ = ["Cursor", "Database", "open_database"]
+__all__ = ["Cursor", "Database", "Interrupt", "open_database"]
+
+_PROGRESS_STEPS = 1_000  # SQLite virtual machine steps between two looks at the clock
+
+
+class Interrupt:
+    """Stops, from another thread, the statements of the read it was given to.
+
+    The read binds the engine's own cancel (sqlite3's `interrupt`, psycopg's
+    `cancel_safe`) while it holds a connection; `cancel()` calls it, or, before the
+    read starts, makes it stop at its first statement.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop: Callable[[], Any] | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            stop = self._stop
+        if stop is not None:
+            try:
+                stop()
+            except Exception:  # the statement ended meanwhile, or the connection is gone
+                pass
+
+    @contextmanager
+    def bound(self, stop: Callable[[], Any]) -> Iterator[None]:
+        with self._lock:
+            if self.cancelled:
+                raise QueryCancelled("the client went away before the query started")
+            self._stop = stop
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._stop = None
 
 
 class Cursor(Protocol):
@@ -37,6 +83,7 @@ class Database:
     """Engine-neutral access: `dialect` is "sqlite" or "postgresql"."""
 
     dialect: str
+    statement_timeout: float | None = None  # seconds; None: statements are not bounded
 
     def transaction(self, *, pipeline: bool = True) -> Any:  # a context manager → Cursor
         """Statements that commit together or not at all. PostgreSQL sends them without
@@ -45,11 +92,14 @@ class Database:
         which in a pipeline could come after statements prepared meanwhile."""
         raise NotImplementedError
 
-    def read(self) -> Any:  # a context manager yielding a Cursor, for reads only
+    def read(self, interrupt: Interrupt | None = None) -> Any:  # a Cursor, for reads only
         raise NotImplementedError
 
     def snapshot(self) -> Any:  # a context manager yielding a Cursor, reads of one instant
         raise NotImplementedError
+
+    def set_statement_timeout(self, seconds: float | None) -> None:
+        self.statement_timeout = seconds if seconds and seconds > 0 else None
 
     def close(self) -> None:
         raise NotImplementedError
@@ -88,9 +138,38 @@ class SqliteDatabase(Database):
         # 2 MB by default: a group of documents (crbio load) spilled pages mid-transaction
         connection.execute("PRAGMA cache_size=-32768")  # 32 MB, taken as pages are used
         connection.execute("PRAGMA foreign_keys=ON")
+        connection.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
         with self._lock:
             self._all.append(connection)
         return connection
+
+    def _past_deadline(self) -> bool:
+        """SQLite's progress handler: True stops the running statement ("interrupted")."""
+        deadline = getattr(self._local, "deadline", None)
+        return deadline is not None and time.monotonic() > deadline
+
+    @contextmanager
+    def _bounded(self, interrupt: Interrupt | None = None) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, its statements bounded by the timeout and `interrupt`."""
+        connection = self._connection()
+        timeout = self.statement_timeout
+        self._local.deadline = time.monotonic() + timeout if timeout else None
+        try:
+            if interrupt is None:
+                yield connection
+            else:
+                with interrupt.bound(connection.interrupt):
+                    yield connection
+        except sqlite3.OperationalError as exc:
+            if "interrupted" not in str(exc):
+                raise
+            if interrupt is not None and interrupt.cancelled:
+                raise QueryCancelled("the client went away; its query was stopped") from exc
+            raise QueryTimeout(
+                f"the query ran past the statement timeout of {timeout:g} s and was stopped"
+            ) from exc
+        finally:
+            self._local.deadline = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -105,21 +184,22 @@ class SqliteDatabase(Database):
         """One writer at a time: the threads of this process queue on a lock, woken as
         soon as it is free (SQLite's busy handler, left for other processes, sleeps up
         to 100 ms between tries: the tail latency of concurrent $ingest)."""
-        connection = self._connection()
-        with self._writer:
+        with self._writer, self._bounded() as connection:
             connection.execute("BEGIN IMMEDIATE")  # the file's write lock, taken up front
             try:
                 yield connection.cursor()
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:  # an interrupted write already rolled it back
+                    connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
         if self._checkpoints is not None:
             self._checkpoints.committed()
 
     @contextmanager
-    def read(self) -> Iterator[Cursor]:
-        yield self._connection().cursor()
+    def read(self, interrupt: Interrupt | None = None) -> Iterator[Cursor]:
+        with self._bounded(interrupt) as connection:
+            yield connection.cursor()
 
     @contextmanager
     def snapshot(self) -> Iterator[Cursor]:
@@ -182,12 +262,44 @@ class PostgresDatabase(Database):
 
         self.url = url
         self._pool = ConnectionPool(
-            url, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": False}
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=True,
+            kwargs={"autocommit": False},
+            configure=self._configure,
         )
+
+    def _configure(self, connection: Any) -> None:
+        """Each new connection: the session's statement timeout (none set: the server's)."""
+        if self.statement_timeout:
+            connection.execute(f"SET statement_timeout = {round(self.statement_timeout * 1000)}")
+            connection.commit()
+
+    def set_statement_timeout(self, seconds: float | None) -> None:
+        before = self.statement_timeout
+        super().set_statement_timeout(seconds)
+        if self.statement_timeout != before:
+            self._pool.drain()  # connections made again, each configured with the new value
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """PostgreSQL's cancellations as the store's own errors."""
+        from psycopg.errors import QueryCanceled
+
+        try:
+            yield
+        except QueryCanceled as exc:
+            if "statement timeout" in str(exc):
+                raise QueryTimeout(
+                    f"the query ran past the statement timeout of {self.statement_timeout:g} s "
+                    "and was stopped"
+                ) from exc
+            raise QueryCancelled("the client went away; its query was stopped") from exc
 
     @contextmanager
     def transaction(self, *, pipeline: bool = True) -> Iterator[Cursor]:
-        with self._pool.connection() as connection:
+        with self._errors(), self._pool.connection() as connection:
             with (
                 connection.pipeline() if pipeline else nullcontext(),
                 connection.transaction(),
@@ -196,7 +308,7 @@ class PostgresDatabase(Database):
                 yield _PgCursor(cursor)
 
     @contextmanager
-    def read(self) -> Iterator[Cursor]:
+    def read(self, interrupt: Interrupt | None = None) -> Iterator[Cursor]:
         """A cursor outside any transaction (autocommit): each read is one round trip.
 
         Inside a transaction a read would cost a BEGIN and a ROLLBACK more, and psycopg
@@ -205,11 +317,15 @@ class PostgresDatabase(Database):
         of one read (a page and what it includes) may then see different commits, which
         FHIR search allows.
         """
-        with self._pool.connection() as connection:
+        with self._errors(), self._pool.connection() as connection:
             connection.autocommit = True
             try:
-                with connection.cursor() as cursor:
-                    yield _PgCursor(cursor)
+                if interrupt is None:
+                    with connection.cursor() as cursor:
+                        yield _PgCursor(cursor)
+                else:
+                    with interrupt.bound(connection.cancel_safe), connection.cursor() as cursor:
+                        yield _PgCursor(cursor)
             finally:
                 if not connection.closed:  # a broken one is discarded by the pool
                     connection.autocommit = False
@@ -220,7 +336,7 @@ class PostgresDatabase(Database):
         every later statement reads (commits made meanwhile stay invisible to it)."""
         from psycopg import IsolationLevel
 
-        with self._pool.connection() as connection:
+        with self._errors(), self._pool.connection() as connection:
             connection.isolation_level = IsolationLevel.REPEATABLE_READ
             connection.read_only = True
             try:

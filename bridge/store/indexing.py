@@ -346,7 +346,10 @@ def canonical_quantity(value: Any, code: str | None) -> tuple[str | None, float 
     if canonical is None:
         return None, None
     unit, factor = canonical
-    return unit, float(Decimal(str(value)) * factor)
+    try:
+        return unit, float(Decimal(str(value)) * factor)
+    except ArithmeticError:  # beyond Decimal's exponents (1e999999…): compared as written only
+        return None, None
 
 
 # Index rows -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,17 +13,27 @@ from typing import Any
 from bridge.errors import BridgeError
 
 __all__ = [
+    "MAX_VERSION_ID",
     "ConflictError",
+    "InvalidResource",
     "PreconditionFailed",
+    "QueryCancelled",
+    "QueryTimeout",
     "ResourceDeleted",
     "ResourceNotFound",
     "SearchPage",
     "StoreError",
     "Stored",
+    "UnresolvedReference",
     "Written",
+    "check_id",
     "instant",
     "now_micros",
 ]
+
+# FHIR's id (http://hl7.org/fhir/R4/datatypes.html#id): the same rule on every path
+ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+MAX_VERSION_ID = 2**31 - 1  # version ids are INTEGER columns on both engines
 
 
 class StoreError(BridgeError):
@@ -51,6 +62,38 @@ class ConflictError(StoreError):
     """The request contradicts itself or the store (two entries for one resource): 409."""
 
     code = "conflict"
+
+
+class InvalidResource(StoreError, ValueError):
+    """An id or a reference that breaks FHIR's rules; nothing is written: 400."""
+
+    code = "invalid-resource"
+
+
+class UnresolvedReference(StoreError, LookupError):
+    """A reference to a resource the store does not hold (reference policy "reject"): 422."""
+
+    code = "unresolved-reference"
+
+
+class QueryTimeout(StoreError):
+    """A statement ran past the configured statement timeout and was stopped: 503."""
+
+    code = "query-timeout"
+
+
+class QueryCancelled(StoreError):
+    """A statement was stopped because the client that asked for it went away."""
+
+    code = "query-cancelled"
+
+
+def check_id(resource_type: str, resource_id: str) -> None:
+    """Refuse an id FHIR does not allow (`[A-Za-z0-9\\-.]{1,64}`), before any SQL sees it."""
+    if not ID.fullmatch(resource_id):
+        raise InvalidResource(
+            f"{resource_type} id is not a FHIR id: 1 to 64 letters, digits, '-' or '.'"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,19 +19,22 @@ from typing import Any, Protocol
 from bridge.mapping import Conversion
 from bridge.store import ingestion
 from bridge.store.content import unpack
-from bridge.store.database import Cursor, Database
+from bridge.store.database import Cursor, Database, Interrupt
 from bridge.store.indexing import SEARCH_PARAMETERS, parameters_of
 from bridge.store.lastn import run_lastn
 from bridge.store.querying import run_search
 from bridge.store.records import (
+    MAX_VERSION_ID,
     ResourceDeleted,
     ResourceNotFound,
     SearchPage,
     Stored,
     StoreError,
     Written,
+    check_id,
     now_micros,
 )
+from bridge.store.references import ReferencePolicy, check_references
 from bridge.store.schema import migrate
 from bridge.store.search import Condition, InvalidSearch, Query
 from bridge.store.transactions import failure, write_entries
@@ -82,6 +85,10 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def set_statement_timeout(self, seconds: float | None) -> None:
+        """Bound every statement to `seconds` (None or 0: unbounded); see `database.py`."""
+        self.db.set_statement_timeout(seconds)
+
     def ping(self) -> bool:
         with self.db.read() as cursor:
             cursor.execute("SELECT 1")
@@ -90,6 +97,7 @@ class Store:
     # Reads -------------------------------------------------------------------------
 
     def read(self, resource_type: str, resource_id: str) -> Stored:
+        check_id(resource_type, resource_id)
         with self.db.read() as cursor:
             cursor.execute(
                 "SELECT version_id, last_updated, content, deleted FROM resource "
@@ -105,6 +113,9 @@ class Store:
         return stored
 
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> Stored:
+        check_id(resource_type, resource_id)
+        if not 1 <= version_id <= MAX_VERSION_ID:
+            raise ResourceNotFound(f"{resource_type}/{resource_id} has no version {version_id}")
         with self.db.read() as cursor:
             cursor.execute(
                 f"SELECT last_updated, content, deleted FROM ({_VERSIONS}) AS v WHERE "
@@ -122,6 +133,7 @@ class Store:
 
     def history(self, resource_type: str, resource_id: str) -> list[Stored]:
         """Every version, newest first (deletions included, without content)."""
+        check_id(resource_type, resource_id)
         with self.db.read() as cursor:
             cursor.execute(
                 f"SELECT version_id, last_updated, content, deleted FROM ({_VERSIONS}) AS v "
@@ -153,34 +165,57 @@ class Store:
             yield writer
             writer.finish()
 
-    def put(self, resource: dict[str, Any], *, if_match: str | None = None) -> Written:
+    def put(
+        self,
+        resource: dict[str, Any],
+        *,
+        if_match: str | None = None,
+        references: ReferencePolicy | None = None,
+    ) -> Written:
+        """Write a version; `references`: check the resource's references (None: do not)."""
         with self.writing() as writer:
-            return writer.put(resource, if_match=if_match)
+            written = writer.put(resource, if_match=if_match)
+            if references is not None:
+                check_references(writer.cursor, [resource], references)
+            return written
 
-    def create(self, resource: dict[str, Any], *, if_none_exist: str | None = None) -> Written:
+    def create(
+        self,
+        resource: dict[str, Any],
+        *,
+        if_none_exist: str | None = None,
+        references: ReferencePolicy | None = None,
+    ) -> Written:
         with self.writing() as writer:
-            return writer.create(resource, if_none_exist)
+            written = writer.create(resource, if_none_exist)
+            if references is not None and written.changed:
+                check_references(writer.cursor, [resource], references)
+            return written
 
     def delete(self, resource_type: str, resource_id: str) -> None:
         with self.writing() as writer:
             writer.delete(resource_type, resource_id)
 
-    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
+    def transaction(
+        self, bundle: dict[str, Any], *, references: ReferencePolicy | None = None
+    ) -> dict[str, Any]:
         """Process a transaction Bundle all or nothing; returns the transaction-response."""
         with self.writing() as writer:
-            responses = write_entries(writer, bundle.get("entry", []))
-        return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
+            responses = write_entries(writer, bundle.get("entry", []), references=references)
+        return _response_bundle("transaction-response", responses)
 
-    def batch(self, bundle: dict[str, Any]) -> dict[str, Any]:
+    def batch(
+        self, bundle: dict[str, Any], *, references: ReferencePolicy | None = None
+    ) -> dict[str, Any]:
         """Process a batch Bundle: each entry on its own; failures are reported per entry."""
         responses = []
         for entry in bundle.get("entry", []):
             try:
                 with self.writing() as writer:
-                    responses += write_entries(writer, [entry])
+                    responses += write_entries(writer, [entry], references=references)
             except (StoreError, InvalidSearch) as exc:
                 responses.append(failure(exc))
-        return {"resourceType": "Bundle", "type": "batch-response", "entry": responses}
+        return _response_bundle("batch-response", responses)
 
     def ingest(self, conversion: Conversion) -> tuple[dict[str, Any], bool]:
         """Store a converted document in one transaction; (transaction-response, changed)."""
@@ -231,8 +266,9 @@ class Store:
 
     # Search --------------------------------------------------------------------------
 
-    def search(self, query: Query) -> SearchPage:
-        with self.db.read() as cursor:
+    def search(self, query: Query, interrupt: Interrupt | None = None) -> SearchPage:
+        """A page of matches; `interrupt` lets another thread stop the search."""
+        with self.db.read(interrupt) as cursor:
             return run_search(cursor, query, self.dialect)
 
     def lastn(self, query: Query, max_per_code: int = 1) -> list[Stored]:
@@ -279,3 +315,11 @@ class Store:
     def cache_put(self, key: str, value: dict[str, Any], expires_at: float) -> None:
         with self.db.transaction() as cursor:
             terminology_sql.save_cached(cursor, key, value, expires_at)
+
+
+def _response_bundle(kind: str, responses: list[dict[str, Any]]) -> dict[str, Any]:
+    """A transaction- or batch-response; no `entry` when there is none (FHIR: never empty)."""
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": kind}
+    if responses:
+        bundle["entry"] = responses
+    return bundle

@@ -7,6 +7,11 @@ with, `:exact`, `:contains`), `_id`, `_lastUpdated`, `_count`, `_sort`, `_summar
 `_total`, `_include`. Comma-separated values are OR'ed; repeated parameters are AND'ed.
 Unknown parameters are reported back so the API can ignore them (and leave them out
 of the `self` link) or refuse them under `Prefer: handling=strict`.
+
+A search costs at most MAX_PARAMETERS parameters of MAX_VALUES values each (beyond,
+PostgreSQL's planning time grew without bound and SQLite refused the expression),
+each sort key at most once; values holding control characters (a NUL byte…) are
+refused before any SQL sees them.
 """
 
 from __future__ import annotations
@@ -27,10 +32,23 @@ from bridge.store.indexing import (
     parameters_of,
 )
 
-__all__ = ["Condition", "InvalidSearch", "Query", "condition_sql", "date_sql", "parse_query"]
+__all__ = [
+    "MAX_PARAMETERS",
+    "MAX_VALUES",
+    "Condition",
+    "InvalidSearch",
+    "Query",
+    "condition_sql",
+    "date_sql",
+    "parse_query",
+]
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 1000
+MAX_PARAMETERS = 20  # query parameters of one search, control parameters (_count…) included
+MAX_VALUES = 20  # comma-separated values of one parameter
+MAX_EXPONENT = 300  # quantities are compared as doubles
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 _CONTROL = {
     "_count",
@@ -78,10 +96,19 @@ class Query:
 
 
 def parse_query(resource_type: str, params: list[tuple[str, str]]) -> Query:
+    if len(params) > MAX_PARAMETERS:
+        raise InvalidSearch(
+            f"{len(params)} search parameters: a search takes at most {MAX_PARAMETERS}"
+        )
     query = Query(resource_type)
     known = parameters_of(resource_type)
     for raw_name, raw_value in params:
         name, _, modifier = raw_name.partition(":")
+        if name not in known and name not in _CONTROL and name not in ("_id", "_lastUpdated"):
+            query.unknown.append(raw_name)  # ignored, never near SQL
+            continue
+        if _CONTROL_CHARACTERS.search(raw_name) or _CONTROL_CHARACTERS.search(raw_value):
+            raise InvalidSearch("a search parameter holds a control character (NUL…)")
         if name in _CONTROL:
             _control(query, name, raw_value)
             if name != "_cursor":
@@ -94,10 +121,7 @@ def parse_query(resource_type: str, params: list[tuple[str, str]]) -> Query:
             query.conditions.append(Condition(None, name, modifier or None, values))
             query.understood.append((raw_name, raw_value))
             continue
-        parameter = known.get(name)
-        if parameter is None:
-            query.unknown.append(raw_name)
-            continue
+        parameter = known[name]
         _check_modifier(parameter, raw_name, modifier)
         query.conditions.append(
             Condition(
@@ -113,18 +137,21 @@ def parse_query(resource_type: str, params: list[tuple[str, str]]) -> Query:
 
 def _control(query: Query, name: str, value: str) -> None:
     if name == "_count":
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise InvalidSearch(f"_count must be a whole number, not {value!r}")
-        query.count = min(int(value), MAX_COUNT)
+        digits = value.lstrip("0")  # int() of thousands of digits costs, then refuses
+        query.count = MAX_COUNT if len(digits) > 4 else min(int(digits or "0"), MAX_COUNT)
         if query.count == 0:  # FHIR: _count=0 asks for the total only, as _summary=count
             query.summary_count = True
     elif name == "_sort":
-        keys = []
+        keys: list[tuple[str, bool]] = []
         for key in value.split(","):
             descending = key.startswith("-")
             key = key.removeprefix("-")
             if key not in ("date", "_lastUpdated", "_id"):
                 raise InvalidSearch(f"cannot sort by {key!r}: date, _lastUpdated or _id")
+            if key in (k for k, _ in keys):
+                raise InvalidSearch(f"_sort names {key} twice")
             if key == "date" and query.resource_type not in SORT_DATE:
                 raise InvalidSearch(f"{query.resource_type} has no date to sort by")
             keys.append((key, descending))
@@ -182,7 +209,12 @@ def _values(
         else ("token" if name == "_id" else parameter.kind if parameter else "token")
     )
     values = []
-    for value in _split(raw):
+    split = _split(raw)
+    if len(split) > MAX_VALUES:
+        raise InvalidSearch(
+            f"{name} has {len(split)} values: a parameter takes at most {MAX_VALUES}"
+        )
+    for value in split:
         if value == "":
             raise InvalidSearch(f"{name} has an empty value")
         if kind == "token":
@@ -210,8 +242,8 @@ def _values(
                 amount = Decimal(number)
             except InvalidOperation as exc:
                 raise InvalidSearch(f"{name}={value}: not a number") from exc
-            if not amount.is_finite():
-                raise InvalidSearch(f"{name}={value}: not a number")
+            if not amount.is_finite() or abs(amount.adjusted()) > MAX_EXPONENT:
+                raise InvalidSearch(f"{name}={value}: not a number within ±1e{MAX_EXPONENT}")
             values.append((prefix, amount, system or None, code or None))
         elif kind == "string":
             values.append(value if modifier == "exact" else normalise_text(value))

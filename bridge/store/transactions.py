@@ -13,7 +13,8 @@ from typing import Any
 from bridge.errors import BridgeError
 from bridge.mapping.references import aliases as bundle_aliases
 from bridge.mapping.references import rewrite_references
-from bridge.store.records import ConflictError, Stored, Written, instant
+from bridge.store.records import ConflictError, InvalidResource, Stored, Written, instant
+from bridge.store.references import ReferencePolicy, check_references
 from bridge.store.writer import Writer
 
 __all__ = ["failure", "write_entries"]
@@ -23,9 +24,19 @@ def write_entries(
     writer: Writer,
     entries: list[dict[str, Any]],
     kept: dict[tuple[str, str], Written] | None = None,
+    *,
+    references: ReferencePolicy | None = None,
 ) -> list[dict[str, Any]]:
     """Write the entries in order, returning their responses; PUTs of a resource in `kept`
-    are left as stored (ingestion keeps what a more recent document wrote)."""
+    are left as stored (ingestion keeps what a more recent document wrote).
+
+    `references`: check the references of what the entries write, once all are written
+    (see `bridge.store.references`); None for converted documents, whose references
+    resolve inside their own Bundle.
+    """
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("request", {}), dict):
+            raise InvalidResource("a Bundle entry and its request must be objects")
     aliases = bundle_aliases(entries, new_id=_new_id)
     # A conditional create that matches: references go to the match. Each is searched
     # once, here: searched again after references were rewritten to the promised id, it
@@ -42,6 +53,7 @@ def write_entries(
     writer.prefetch(_put_targets(entries))
     seen: set[tuple[str, str]] = set()
     responses = []
+    written: list[dict[str, Any]] = []
     for i, entry in enumerate(entries):
         request = entry.get("request") or {}
         method = str(request.get("method", "")).upper()
@@ -64,21 +76,23 @@ def write_entries(
                     f"PUT {url}: the resource is {resource.get('resourceType')}"
                     f"/{resource.get('id')}"
                 )
-            written = (kept or {}).get((resource_type, resource_id)) or writer.put(
+            put = (kept or {}).get((resource_type, resource_id)) or writer.put(
                 {**resource, "id": resource_id}, if_match=request.get("ifMatch")
             )
-            responses.append(_response(written))
+            responses.append(_response(put))
+            written.append(resource)
         elif method == "POST":
             if not isinstance(resource, dict):
                 raise ConflictError(f"POST {url} without a resource")
             promised = aliases.get(entry.get("fullUrl", ""), "").partition("/")[2]
-            written = writer.create(
+            created = writer.create(
                 resource,
                 request.get("ifNoneExist"),
                 new_id=promised or None,
                 existing=matches.get(i, ...),
             )
-            responses.append(_response(written))
+            responses.append(_response(created))
+            written.append(resource)
         elif method == "DELETE":
             resource_type, _, resource_id = url.partition("/")
             if "?" in url or not resource_type or not resource_id or "/" in resource_id:
@@ -87,6 +101,8 @@ def write_entries(
             responses.append({"response": {"status": "204 No Content"}})
         else:
             raise ConflictError(f"entry method {method or '(none)'} is not supported here")
+    if references is not None:
+        check_references(writer.cursor, written, references)
     return responses
 
 
@@ -129,6 +145,9 @@ def failure(exc: BridgeError) -> dict[str, Any]:
         "deleted": "410 Gone",
         "precondition-failed": "412 Precondition Failed",
         "invalid-search": "400 Bad Request",
+        "invalid-resource": "400 Bad Request",
+        "unresolved-reference": "422 Unprocessable Entity",
+        "query-timeout": "503 Service Unavailable",
     }.get(exc.code, "409 Conflict")
     return {
         "response": {

@@ -35,6 +35,7 @@ from bridge.store.records import (
     PreconditionFailed,
     Stored,
     Written,
+    check_id,
     instant,
     now_micros,
 )
@@ -193,6 +194,7 @@ class Writer:
         resource_type, resource_id = resource.get("resourceType"), resource.get("id")
         if not resource_type or not resource_id:
             raise ConflictError("a resource to store needs resourceType and id")
+        check_id(resource_type, resource_id)
         current = self.current(resource_type, resource_id)
         if if_match is not None:
             version = if_match.removeprefix("W/").strip('"')
@@ -246,6 +248,7 @@ class Writer:
 
     def delete(self, resource_type: str, resource_id: str) -> bool:
         """A deletion version: out of reads and searches, its history kept."""
+        check_id(resource_type, resource_id)
         current = self.current(resource_type, resource_id)
         if current is None or current[2]:
             return False
