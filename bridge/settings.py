@@ -11,6 +11,7 @@ BRIDGE_API_KEYS       static API keys, stored hashed: "name:sha256-hex:read+writ
 BRIDGE_OIDC_ISSUER    accept JWTs from this issuer (Keycloak realm, Pro Santé Connect…)
 BRIDGE_OIDC_JWKS_URL  its signing keys (default: the issuer's openid-configuration jwks_uri)
 BRIDGE_OIDC_AUDIENCE  the audience tokens must carry (optional)
+BRIDGE_OIDC_TIMEOUT   seconds to wait for the issuer's keys (default 5)
 BRIDGE_MAX_DOCUMENT_BYTES  largest CDA accepted (default 50 MB)
 BRIDGE_EXPORT_RETENTION  seconds a finished bulk export stays downloadable (default 86400)
 BRIDGE_EXPORT_WORKER  0 to run no bulk export jobs in this process (default 1: it runs them)
@@ -19,6 +20,10 @@ BRIDGE_FORWARD_CONFIG a TOML file: destinations with authentication and filters,
                       timings (see bridge.forwarding.config)
 BRIDGE_FORWARD_WORKER 0 to leave delivery to `crbio forward run` (default: `crbio serve`
                       delivers too, when destinations are configured)
+BRIDGE_STATEMENT_TIMEOUT   seconds a database statement of the API may run (default 30;
+                      0: no limit); past it, the request gets a 503 OperationOutcome
+BRIDGE_REFERENCE_POLICY    reject (default): a written reference must name a resource of
+                      this server (422 otherwise); allow: store it anyway
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 __all__ = ["ApiKey", "SCOPES", "Settings", "parse_api_keys", "parse_scopes"]
 
@@ -92,12 +98,21 @@ class Settings:
     oidc_issuer: str | None = None
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
+    oidc_timeout: float = 5.0
     max_document_bytes: int = 50 * 1024 * 1024
     export_retention: float = 86_400.0
     export_worker: bool = True
     forward_to: tuple[str, ...] = ()
     forward_config: Path | None = None
     forward_worker: bool = True
+    statement_timeout: float = 30.0
+    reference_policy: Literal["reject", "allow"] = "reject"
+
+    def __post_init__(self) -> None:
+        if self.reference_policy not in ("reject", "allow"):
+            raise ValueError(
+                f"BRIDGE_REFERENCE_POLICY={self.reference_policy!r}: expected reject or allow"
+            )
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -115,6 +130,7 @@ class Settings:
             oidc_issuer=env.get("BRIDGE_OIDC_ISSUER") or None,
             oidc_jwks_url=env.get("BRIDGE_OIDC_JWKS_URL") or None,
             oidc_audience=env.get("BRIDGE_OIDC_AUDIENCE") or None,
+            oidc_timeout=float(_number("BRIDGE_OIDC_TIMEOUT", "5", float)),
             max_document_bytes=int(
                 _number("BRIDGE_MAX_DOCUMENT_BYTES", str(50 * 1024 * 1024), int)
             ),
@@ -127,6 +143,8 @@ class Settings:
             if env.get("BRIDGE_FORWARD_CONFIG")
             else None,
             forward_worker=env.get("BRIDGE_FORWARD_WORKER", "1") not in ("0", "false", "no"),
+            statement_timeout=float(_number("BRIDGE_STATEMENT_TIMEOUT", "30", float)),
+            reference_policy=env.get("BRIDGE_REFERENCE_POLICY", "reject").lower(),  # type: ignore[arg-type]
         )
 
     @property

@@ -156,3 +156,45 @@ def renumbered(xml: bytes, copy: int, patient: int) -> bytes:
         extension = element.get("extension") or ""
         element.set("extension", f"{extension[:-7] if len(extension) > 7 else ''}{patient:07d}")
     return bytes(etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8"))
+
+
+def empty_elements(node: Any, path: str = "$") -> list[str]:
+    """Where a JSON value holds an empty string, array or object (FHIR forbids them)."""
+    found = []
+    pending = [(node, path)]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, dict | list | str) and len(value) == 0:
+            found.append(where)
+        elif isinstance(value, dict):
+            pending.extend((v, f"{where}.{k}") for k, v in value.items())
+        elif isinstance(value, list):
+            pending.extend((v, f"{where}[{i}]") for i, v in enumerate(value))
+    return found
+
+
+def document_identifiers() -> set[str]:
+    """What identifies the patients and documents of the tests: INS and other patient
+    identifiers, names, patient ids and document ids of fhir_examples and of
+    tests/builders.py. None of them may ever reach a log line."""
+    import json
+
+    # tests/builders.py's patient and document, and tests/api/test_rest.py's patient
+    found = {"280029912345678", "IPP-77", "TESTARD", "DUPRE", "ANNE MARIE"}
+    found |= {"1.2.250.1.213.1.1.9.999.1", "255081416802538", "Lefèvre"}
+    for path in EXAMPLES.glob("*.json"):
+        for entry in json.loads(path.read_text(encoding="utf-8"))["entry"]:
+            resource = entry["resource"]
+            kind = resource["resourceType"]
+            if kind == "Patient":
+                found.add(resource["id"])
+                found |= {i["value"] for i in resource.get("identifier", ()) if "value" in i}
+                for name in resource.get("name", ()):
+                    found |= {name.get("family", ""), *name.get("given", ())}
+            elif kind in ("DocumentReference", "DiagnosticReport"):
+                identifiers = [
+                    resource.get("masterIdentifier", {}),
+                    *resource.get("identifier", ()),
+                ]
+                found |= {i["value"] for i in identifiers if "value" in i}
+    return {value for value in found if len(value) >= 4}

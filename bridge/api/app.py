@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from bridge import __version__
 from bridge.api.auth import Authenticator
 from bridge.api.docs import install_docs
-from bridge.api.observability import access_log
+from bridge.api.observability import AccessLog
 from bridge.api.observability import router as service_router
+from bridge.api.openapi import install_openapi
 from bridge.api.outcomes import install_handlers
 from bridge.api.routers.export import router as export_router
 from bridge.api.routers.fhir import router as fhir_router
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = store or open_store(settings.database_url)
+        opened.set_statement_timeout(settings.statement_timeout)
         terminology = from_settings(settings, opened)
         terminology.jdv()  # the JDV index (and the seed, on a new store) before the first request
         terminology.publish_versions()  # every JDV version readable over REST
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         "search and terminology (JDV Circuit de la biologie, SMT).",
     )
     install_handlers(app)
-    app.middleware("http")(access_log)
+    install_openapi(app, authenticated=settings.has_credentials)
+    app.add_middleware(AccessLog)
     app.include_router(service_router)
     app.include_router(operations_router)
     app.include_router(results_router)

@@ -2,12 +2,15 @@
 
 - An API key is compared by its SHA-256 (constant-time); the configuration never holds
   the key itself.
-- A JWT is checked against the issuer's keys (JWKS), issuer, expiry and, when
-  configured, audience. Scopes come from `scope` (space separated) or `scp`: "read"
-  and "write", or SMART-style "system/*.read", "user/*.write", "*.write".
+- A JWT is checked against the issuer's keys (JWKS, see `oidc.py`: fetched without
+  blocking the event loop), issuer, expiry and, when configured, audience. Scopes
+  come from `scope` (space separated) or `scp`: "read" and "write", or SMART-style
+  "system/*.read", "user/*.write", "*.write". A token that is not a JWT is refused
+  before any key is fetched.
 - With no credentials configured, requests need no token; `crbio serve` then binds only
   to loopback and says so.
-Writes always need `write`.
+Writes always need `write`. Routes declare what they need with `READ` or `WRITE`
+(FastAPI dependencies, which also give the OpenAPI document its bearer scheme).
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bridge.api.oidc import KeySet
 from bridge.api.outcomes import ApiError
 from bridge.settings import Settings
 
-__all__ = ["Authenticator", "Principal"]
+__all__ = ["READ", "WRITE", "Authenticator", "Principal", "bearer"]
 
 _BEARER = {"WWW-Authenticate": 'Bearer realm="crbio-bridge"'}
 
@@ -62,28 +67,20 @@ class Authenticator:
         return not self.settings.has_credentials
 
     @cached_property
-    def _jwks(self) -> Any:
-        import jwt
+    def _keys(self) -> KeySet:
+        settings = self.settings
+        return KeySet(settings.oidc_issuer or "", settings.oidc_jwks_url, settings.oidc_timeout)
 
-        url = self.settings.oidc_jwks_url
-        if url is None:
-            import httpx
-
-            issuer = (self.settings.oidc_issuer or "").rstrip("/")
-            config = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=5).json()
-            url = config["jwks_uri"]
-        return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
-
-    def principal(self, request: Request) -> Principal:
+    async def principal(self, request: Request) -> Principal:
         if self.open:
             return ANONYMOUS
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError("unauthorized", "a bearer token is required", _BEARER)
-        return self.token_principal(token.strip())
+        return await self.token_principal(token.strip())
 
-    def token_principal(self, token: str) -> Principal:
+    async def token_principal(self, token: str) -> Principal:
         """Who an API key or a JWT is (the pages' sign-in cookie holds one of them)."""
         if self.open:
             return ANONYMOUS
@@ -92,14 +89,19 @@ class Authenticator:
             if hmac.compare_digest(digest, key.sha256):
                 return Principal(key.name, key.scopes)
         if self.settings.oidc_issuer and token.count(".") == 2:
-            return self._jwt(token)
+            return await self._jwt(token)
         raise ApiError("unauthorized", "unknown or invalid bearer token", _BEARER)
 
-    def _jwt(self, token: str) -> Principal:
+    async def _jwt(self, token: str) -> Principal:
         import jwt
 
         try:
-            key = self._jwks.get_signing_key_from_jwt(token)
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise ApiError("unauthorized", f"the token is not a JWT: {exc}", _BEARER) from exc
+        kid = header.get("kid")
+        key = await self._keys.signing_key(kid if isinstance(kid, str) else None)
+        try:
             claims = jwt.decode(
                 token,
                 key.key,
@@ -111,13 +113,13 @@ class Authenticator:
                     "require": ["exp", "iss"],
                 },
             )
-        except (jwt.PyJWTError, OSError, KeyError, ValueError) as exc:
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
             raise ApiError("unauthorized", f"invalid token: {exc}", _BEARER) from exc
         scopes = _scopes(claims.get("scope") or claims.get("scp"))
         return Principal(str(claims.get("sub") or claims.get("azp") or "oidc"), scopes)
 
-    def require(self, request: Request, scope: str) -> Principal:
-        principal = self.principal(request)
+    async def require(self, request: Request, scope: str) -> Principal:
+        principal = await self.principal(request)
         if not principal.can(scope):
             raise ApiError("forbidden", f"this token has no {scope!r} scope")
         return principal
@@ -125,3 +127,25 @@ class Authenticator:
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+# The OpenAPI document's security scheme: how clients send their token. It reads
+# nothing itself (auto_error=False): the Authenticator reads the header.
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key (BRIDGE_API_KEYS) or a JWT of the OIDC issuer; scopes read and write.",
+)
+
+
+def _requiring(scope: str) -> Any:
+    async def authorized(
+        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> Principal:
+        authenticator: Authenticator = request.app.state.bridge.auth
+        return await authenticator.require(request, scope)
+
+    return Depends(authorized)
+
+
+READ = _requiring("read")
+WRITE = _requiring("write")

@@ -9,6 +9,7 @@ from bridge import __version__
 from bridge.mapping import dumps
 from bridge.results.definitions import CODESYSTEMS, CONVERT_UNIT, LASTN, SERIES, TRANSLATE
 from bridge.store.indexing import SEARCH_PARAMETERS
+from bridge.store.search import MAX_COUNT, MAX_PARAMETERS, MAX_VALUES
 from bridge.terminology.conceptmap import CODESYSTEM_URL
 
 __all__ = ["SUPPORTED_TYPES", "capability_json", "capability_statement"]
@@ -135,6 +136,9 @@ def capability_statement(base: str, *, authenticated: bool) -> dict[str, Any]:
         resources.append(resource)
     rest: dict[str, Any] = {
         "mode": "server",
+        "documentation": f"A search takes at most {MAX_PARAMETERS} parameters, each with at "
+        f"most {MAX_VALUES} comma-separated values, and pages of at most {MAX_COUNT} "
+        "resources; beyond, it is refused with a 400 OperationOutcome.",
         "resource": resources,
         "interaction": [{"code": "transaction"}, {"code": "batch"}],
         "operation": [

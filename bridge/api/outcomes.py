@@ -2,12 +2,12 @@
 
 One handler for `BridgeError`: each exception class has a stable `code`, mapped here
 to a status and an OperationOutcome issue type. Anything unexpected becomes a 500
-OperationOutcome (and a log line), never an HTML page or a bare traceback.
+OperationOutcome with an error id (see `observability.py`), never an HTML page or a
+bare traceback.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,10 +18,17 @@ from starlette.responses import Response
 from bridge.errors import BridgeError
 from bridge.mapping import dumps
 
-__all__ = ["FHIR_JSON", "ApiError", "FhirResponse", "install_handlers", "outcome"]
+__all__ = [
+    "FHIR_JSON",
+    "STATUS",
+    "ApiError",
+    "FhirResponse",
+    "error_response",
+    "install_handlers",
+    "outcome",
+]
 
 FHIR_JSON = "application/fhir+json"
-log = logging.getLogger("bridge.api")
 
 # code of a BridgeError → (HTTP status, OperationOutcome issue type)
 STATUS: dict[str, tuple[int, str]] = {
@@ -48,6 +55,10 @@ STATUS: dict[str, tuple[int, str]] = {
     "unprocessable": (422, "processing"),
     "export-not-supported": (400, "not-supported"),
     "too-many-requests": (429, "throttled"),
+    "unresolved-reference": (422, "not-found"),
+    "query-timeout": (503, "too-costly"),
+    "query-cancelled": (499, "transient"),  # nginx's "client closed request": nobody reads it
+    "keys-unavailable": (503, "transient"),
 }
 
 
@@ -104,9 +115,23 @@ def install_handlers(app: FastAPI) -> None:
         issue_type = {404: "not-found", 405: "not-supported", 401: "login", 403: "forbidden"}.get(
             exc.status_code, "processing"
         )
-        return error_response(exc.status_code, issue_type, str(exc.detail), dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method this path takes, not one route's
+            headers["Allow"] = allowed_methods(request)
+        return error_response(exc.status_code, issue_type, str(exc.detail), headers)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "exception", "internal error; it has been logged")
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at the request's path (RFC 9110 `Allow`), not only
+    those of the first route that matched the path."""
+    from starlette.routing import Match
+
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )

@@ -12,6 +12,7 @@ same way. The pages only read; sign-in and sign-out are POST forms.
 
 from __future__ import annotations
 
+from anyio import from_thread
 from fastapi import Request
 from starlette.responses import Response
 
@@ -49,16 +50,20 @@ def _here(request: Request) -> str:
 
 
 def reader(request: Request) -> Principal:
-    """The signed-in reader of this request, or SignInRequired."""
+    """The signed-in reader of this request, or SignInRequired.
+
+    Called by the pages' handlers, which run in worker threads: the check itself (an
+    OIDC token may need the issuer's keys) runs on the event loop, never blocking it.
+    """
     auth = app_state(request).auth
     token = request.cookies.get(COOKIE)
     try:
         if auth.open:
-            return auth.principal(request)
+            return from_thread.run(auth.principal, request)
         if token:
-            principal = auth.token_principal(token)
+            principal = from_thread.run(auth.token_principal, token)
         elif request.headers.get("authorization"):
-            principal = auth.principal(request)
+            principal = from_thread.run(auth.principal, request)
         else:
             raise SignInRequired(_here(request))
     except ApiError as exc:

@@ -237,7 +237,7 @@ async def sign_in(request: Request) -> Response:
     try:
         if not key:
             raise ApiError("unauthorized", "empty key")
-        principal = auth.token_principal(key)
+        principal = await auth.token_principal(key)
         if not principal.can("read"):
             raise ApiError("forbidden", "no read scope")
     except ApiError:

@@ -78,10 +78,10 @@ def from_parameters(resource: dict[str, Any]) -> list[Param]:
     """A Parameters resource as (name, value) pairs; the value is the value[x] of each."""
     if resource.get("resourceType") != "Parameters":
         raise InvalidRequest("the body must be a FHIR Parameters resource")
-    pairs = []
-    for parameter in resource.get("parameter", ()):
-        pairs.append((parameter.get("name", ""), value_x(parameter)))
-    return pairs
+    parameters = resource.get("parameter", [])
+    if not isinstance(parameters, list) or not all(isinstance(p, dict) for p in parameters):
+        raise InvalidRequest("Parameters.parameter must be an array of objects")
+    return [(str(parameter.get("name", "")), value_x(parameter)) for parameter in parameters]
 
 
 def _coding_pairs(value: Any) -> list[tuple[str | None, str]]:

@@ -13,7 +13,7 @@ import pytest
 from bridge.api import create_app
 from bridge.settings import Settings
 from bridge.store import Store
-from tests.helpers import example_files
+from tests.helpers import empty_elements, example_files
 from tests.serving import Serving
 from tests.stores import ENGINES, open_test_store
 
@@ -37,12 +37,25 @@ class Api:
         return response
 
 
+def no_empty_elements(response: httpx.Response) -> None:
+    """An httpx response hook: a JSON answer never holds an empty string, array or object."""
+    if "json" not in response.headers.get("content-type", ""):
+        return
+    response.read()
+    if response.content:
+        empty = empty_elements(response.json())
+        where = f"{response.request.method} {response.request.url.path}"
+        assert not empty, f"{where} answered empty elements at {empty[:5]}"
+
+
 @contextmanager
 def running_api(store: Store, settings: Settings | None = None) -> Iterator[Api]:
-    """The bridge on `store`, offline (no SMT), served on loopback."""
+    """The bridge on `store`, offline (no SMT), served on loopback; every JSON answer its
+    client receives is checked for empty elements."""
     settings = settings or Settings(offline=True)
     with Serving(create_app(settings, store=store)) as server:
-        with httpx.Client(base_url=f"{server.url}/fhir", timeout=30) as http:
+        hooks = {"response": [no_empty_elements]}
+        with httpx.Client(base_url=f"{server.url}/fhir", timeout=30, event_hooks=hooks) as http:
             yield Api(server.url, store, http)
 
 
@@ -62,4 +75,15 @@ def loaded(
         with running_api(store) as running:
             for path in example_files():
                 running.ingest(path)
+            yield running
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    """An empty bridge shared by the tests of a module that refuse what they send: each
+    checks that nothing was stored by counting before and after."""
+    with open_test_store(request.param, tmp_path_factory.mktemp("store")) as store:
+        with running_api(store) as running:
             yield running

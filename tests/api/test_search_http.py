@@ -164,6 +164,8 @@ def test_next_link_is_stable_under_inserts(api: Api) -> None:
             "effectiveDateTime": f"2025-01-{day:02d}",
         }
 
+    patient = {"resourceType": "Patient", "id": "p"}
+    assert api.http.put("/Patient/p", json=patient, headers=FHIR).status_code == 201
     for day in range(1, 11):
         api.http.post("/Observation", json=observation(day), headers=FHIR)
     first = api.http.get(

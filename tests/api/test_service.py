@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import httpx
@@ -75,3 +76,40 @@ def test_access_logs_name_routes_never_identifiers(
     for secret in (INS, "some-patient-id", "GARNIER", "identifier"):
         assert secret not in everything
     assert all({"method", "status", "duration_ms"} <= line.keys() for line in lines)
+
+
+def test_an_unexpected_error_logs_its_route_and_id_never_the_path(
+    engine: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bridge")
+    with open_test_store(engine, tmp_path) as store:
+        with running_api(store, Settings(offline=True)) as api:
+            store.close()  # the database goes away: reads fail in a way nobody planned
+            response = api.http.get(f"/Patient/{INS}/_history/1", params={"identifier": INS})
+    assert response.status_code == 500
+    [issue] = response.json()["issue"]
+    assert issue["code"] == "exception"
+    error_id = issue["diagnostics"].rsplit(" ", 1)[-1]
+    [record] = [r for r in caplog.records if r.getMessage() == "unexpected error"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["route"] == "/fhir/{resource_type}/{resource_id}/_history/{version_id}"
+    assert line["error_id"] == error_id
+    assert line["error"] and line["frames"]
+    everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert INS not in everything and "_history/1" not in everything
+
+
+def test_the_log_formatter_never_writes_an_exception_message() -> None:
+    try:
+        raise ValueError(f"invalid literal for int(): {INS!r}")
+    except ValueError:
+        record = logging.getLogger("bridge.test").makeRecord(
+            "bridge.test", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    line = JsonFormatter().format(record)
+    assert INS not in line and json.loads(line)["error"] == "ValueError"
+
+
+def test_metrics_are_the_prometheus_text_format(api: Api) -> None:
+    response = httpx.get(f"{api.url}/metrics")
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"

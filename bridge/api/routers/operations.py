@@ -8,9 +8,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from bridge.api.outcomes import FhirResponse
-from bridge.api.requests import CDA_TYPES, FHIR_TYPES, read_body, read_resource
+from bridge.api.auth import READ, WRITE
+from bridge.api.openapi import PARAMETERS_BODY, documented
+from bridge.api.outcomes import ApiError, FhirResponse
+from bridge.api.requests import CDA_TYPES, read_body, read_resource
 from bridge.api.state import AppState, app_state
+from bridge.api.validation import check_parameters
 from bridge.mapping import Conversion, convert, dumps
 from bridge.terminology.operations import from_parameters, parse_lookup, parse_translate
 
@@ -24,19 +27,48 @@ CDA_BODY = {
         "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in CDA_TYPES},
     }
 }
-PARAMETERS_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {t: {"schema": {"type": "object"}} for t in FHIR_TYPES},
-    }
-}
 MAX_PARAMETERS_BYTES = 1_000_000
+MAX_OPERATION_PARAMETERS = 50  # a $translate or $lookup names a handful
 
 
-async def _converted(request: Request, scope: str) -> tuple[AppState, Conversion]:
+def _query(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
+    schema = {"type": "string", "minLength": 1, "pattern": r"^[^\x00-\x1f]+$"}
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+TRANSLATE_QUERY = {
+    "parameters": [
+        _query("system", "the code's system (http://loinc.org for the JDV)", required=True),
+        _query("code", "the code to translate", required=True),
+        _query("url", "the ConceptMap (default: the JDV Circuit de la biologie)"),
+        _query("conceptMapVersion", "its version"),
+        _query("targetsystem", "the system to translate to"),
+        {
+            "name": "reverse",
+            "in": "query",
+            "description": "translate from target to source",
+            "schema": {"type": "boolean"},
+        },
+    ]
+}
+LOOKUP_QUERY = {
+    "parameters": [
+        _query("system", "the code's system", required=True),
+        _query("code", "the code to look up", required=True),
+        _query("property", "a property to return (all by default)"),
+    ]
+}
+
+
+async def _converted(request: Request) -> tuple[AppState, Conversion]:
     """The posted CDA document, converted (in a worker thread: conversion is CPU work)."""
     state = app_state(request)
-    state.auth.require(request, scope)
     data = await read_body(request, state.settings.max_document_bytes, CDA_TYPES)
 
     def converted() -> Conversion:  # one worker-thread hop: the options may read the store
@@ -53,9 +85,11 @@ async def _converted(request: Request, scope: str) -> tuple[AppState, Conversion
     openapi_extra=CDA_BODY,
     response_class=FhirResponse,
     summary="Convert a CR-BIO CDA document to a FHIR transaction Bundle (nothing stored)",
+    dependencies=[READ],
+    responses=documented(400, 413, 415, 422, 503, answer="Resource", read=True),
 )
 async def convert_document(request: Request) -> Response:
-    state, conversion = await _converted(request, "read")
+    state, conversion = await _converted(request)
     state.metrics.documents.labels("convert").inc()
     return FhirResponse(
         dumps(conversion.bundle), headers={"X-Crbio-Issues": str(len(conversion.issues))}
@@ -67,9 +101,11 @@ async def convert_document(request: Request) -> Response:
     openapi_extra=CDA_BODY,
     response_class=FhirResponse,
     summary="Convert a CR-BIO CDA document and store every resource in one transaction",
+    dependencies=[WRITE],
+    responses=documented(400, 409, 413, 415, 422, 503, answer="Bundle", write=True),
 )
 async def ingest_document(request: Request) -> Response:
-    state, conversion = await _converted(request, "write")
+    state, conversion = await _converted(request)
     response, changed = await run_in_threadpool(state.store.ingest, conversion)
     state.metrics.documents.labels("ingest" if changed else "ingest-unchanged").inc()
     return FhirResponse(
@@ -86,12 +122,18 @@ async def _terminology(
 ) -> Response:
     """Answer $translate or $lookup from query parameters or a Parameters body."""
     state = app_state(request)
-    state.auth.require(request, "read")
     pairs: list[tuple[str, Any]]
     if body:
-        pairs = from_parameters(await read_resource(request, MAX_PARAMETERS_BYTES))
+        resource = await read_resource(request, MAX_PARAMETERS_BYTES)
+        check_parameters(resource)
+        pairs = from_parameters(resource)
     else:
         pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "_format"]
+    if len(pairs) > MAX_OPERATION_PARAMETERS:
+        raise ApiError(
+            "invalid-request",
+            f"${operation} takes at most {MAX_OPERATION_PARAMETERS} parameters",
+        )
     if operation == "translate":
         answer = await state.terminology.translate(parse_translate(pairs))
     else:
@@ -99,10 +141,17 @@ async def _terminology(
     return FhirResponse(dumps(answer.parameters), headers={"X-Crbio-Origin": answer.origin})
 
 
+_TERMINOLOGY = documented(400, 404, 422, 503, answer="Parameters", read=True)
+_TERMINOLOGY_POSTED = documented(400, 404, 413, 415, 422, 503, answer="Parameters", read=True)
+
+
 @router.get(
     "/ConceptMap/$translate",
     response_class=FhirResponse,
     summary="Translate a code with the JDV Circuit de la biologie (R4 and R5 names)",
+    openapi_extra=TRANSLATE_QUERY,
+    dependencies=[READ],
+    responses=_TERMINOLOGY,
 )
 async def translate_get(request: Request) -> Response:
     return await _terminology(request, "translate", body=False)
@@ -113,6 +162,8 @@ async def translate_get(request: Request) -> Response:
     openapi_extra=PARAMETERS_BODY,
     response_class=FhirResponse,
     summary="Translate a code (Parameters in the body)",
+    dependencies=[READ],
+    responses=_TERMINOLOGY_POSTED,
 )
 async def translate_post(request: Request) -> Response:
     return await _terminology(request, "translate", body=True)
@@ -122,6 +173,9 @@ async def translate_post(request: Request) -> Response:
     "/CodeSystem/$lookup",
     response_class=FhirResponse,
     summary="French display and JDV properties of a code",
+    openapi_extra=LOOKUP_QUERY,
+    dependencies=[READ],
+    responses=_TERMINOLOGY,
 )
 async def lookup_get(request: Request) -> Response:
     return await _terminology(request, "lookup", body=False)
@@ -132,6 +186,8 @@ async def lookup_get(request: Request) -> Response:
     openapi_extra=PARAMETERS_BODY,
     response_class=FhirResponse,
     summary="$lookup with a Parameters body",
+    dependencies=[READ],
+    responses=_TERMINOLOGY_POSTED,
 )
 async def lookup_post(request: Request) -> Response:
     return await _terminology(request, "lookup", body=True)
