@@ -94,5 +94,10 @@ FUZZ_INPUTS ?= 100000
 fuzz: $(VENV)/.installed
 	$(PY) -m tests.fuzzing --inputs $(FUZZ_INPUTS)
 
+## fuzz-api: schemathesis, every check, both engines, with and without API keys (minutes)
+.PHONY: fuzz-api
+fuzz-api: $(VENV)/.installed
+	$(PY) -m tests.api.fuzz_api --max-examples 200
+
 clean:
 	rm -rf $(VENV) out .pytest_cache
