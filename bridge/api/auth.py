@@ -9,8 +9,7 @@
   before any key is fetched.
 - With no credentials configured, requests need no token; `crbio serve` then binds only
   to loopback and says so.
-Writes always need `write`. Routes declare what they need with `READ` or `WRITE`
-(FastAPI dependencies, which also give the OpenAPI document its bearer scheme).
+Writes always need `write`. Routes call `state.authorized(request, scope)` first.
 """
 
 from __future__ import annotations
@@ -19,16 +18,15 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
 
 from bridge.api.oidc import KeySet
 from bridge.api.outcomes import ApiError
 from bridge.settings import Settings
 
-__all__ = ["READ", "WRITE", "Authenticator", "Principal", "bearer"]
+__all__ = ["Authenticator", "Principal"]
 
 _BEARER = {"WWW-Authenticate": 'Bearer realm="crbio-bridge"'}
 
@@ -127,25 +125,3 @@ class Authenticator:
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-# The OpenAPI document's security scheme: how clients send their token. It reads
-# nothing itself (auto_error=False): the Authenticator reads the header.
-bearer = HTTPBearer(
-    auto_error=False,
-    description="An API key (BRIDGE_API_KEYS) or a JWT of the OIDC issuer; scopes read and write.",
-)
-
-
-def _requiring(scope: str) -> Any:
-    async def authorized(
-        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-    ) -> Principal:
-        authenticator: Authenticator = request.app.state.bridge.auth
-        return await authenticator.require(request, scope)
-
-    return Depends(authorized)
-
-
-READ = _requiring("read")
-WRITE = _requiring("write")

@@ -8,10 +8,10 @@ keeps a database connection busy.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-import anyio
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
@@ -35,15 +35,8 @@ async def until_disconnected(request: Request, work: Callable[[Interrupt], T]) -
             pass
         interrupt.cancel()
 
-    outcome: list[T] = []
-    failure: list[Exception] = []
-    async with anyio.create_task_group() as group:
-        group.start_soon(watch)
-        try:
-            outcome.append(await run_in_threadpool(work, interrupt))
-        except Exception as exc:  # raised below, not as a task group's ExceptionGroup
-            failure.append(exc)
-        group.cancel_scope.cancel()
-    if failure:
-        raise failure[0]
-    return outcome[0]
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await run_in_threadpool(work, interrupt)
+    finally:
+        watcher.cancel()

@@ -28,6 +28,13 @@ __all__ = [
 
 FHIR_JSON = "application/fhir+json"
 _SCHEMAS = "#/components/schemas/"
+BEARER = "bearer"
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key (BRIDGE_API_KEYS) or a JWT of the OIDC issuer "
+    "(BRIDGE_OIDC_ISSUER); scopes read and write.",
+}
 REASONS = {
     400: "Bad request: the parameters, the body or the id break FHIR's rules",
     401: "No token, or an unknown, expired or invalid one",
@@ -269,8 +276,8 @@ def _completed(document: dict[str, Any], *, authenticated: bool) -> dict[str, An
     schemas.pop("HTTPValidationError", None)  # FastAPI's own 422: this API answers 400
     schemas.pop("ValidationError", None)
     schemas.update(SCHEMAS)
-    if not authenticated:
-        components.pop("securitySchemes", None)
+    if authenticated:
+        components["securitySchemes"] = {BEARER: BEARER_SCHEME}
     for operations in document["paths"].values():
         for operation in operations.values():
             _complete_operation(operation, authenticated=authenticated)
@@ -293,5 +300,5 @@ def _complete_operation(operation: dict[str, Any], *, authenticated: bool) -> No
     for parameter in operation.get("parameters", ()):
         if parameter["in"] == "path" and parameter["name"] in _PATH_PARAMETERS:
             parameter["schema"] = dict(_PATH_PARAMETERS[parameter["name"]])
-    if not authenticated:
-        operation.pop("security", None)
+    if authenticated and "401" in responses:  # what takes a token says which
+        operation["security"] = [{BEARER: []}]

@@ -14,7 +14,7 @@ from bridge.settings import Settings
 from bridge.store import Store
 from bridge.terminology import TerminologyService
 
-__all__ = ["AppState", "Metrics", "app_state"]
+__all__ = ["AppState", "Metrics", "app_state", "authorized"]
 
 
 class Metrics:
@@ -58,3 +58,10 @@ class AppState:
 
 def app_state(request: Request) -> AppState:
     return request.app.state.bridge  # type: ignore[no-any-return]
+
+
+async def authorized(request: Request, scope: str) -> AppState:
+    """The application's state, once the request's token grants `scope` (read or write)."""
+    state = app_state(request)
+    await state.auth.require(request, scope)
+    return state

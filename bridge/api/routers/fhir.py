@@ -18,14 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
-from bridge.api.auth import READ, WRITE
 from bridge.api.bundles import history_bundle, search_bundle
 from bridge.api.capability import SUPPORTED_TYPES, capability_json
 from bridge.api.disconnects import until_disconnected
 from bridge.api.openapi import BUNDLE_BODY, RESOURCE_BODY, documented
 from bridge.api.outcomes import ApiError, FhirResponse
 from bridge.api.requests import base_url, read_body, read_resource, wants_fhir
-from bridge.api.state import AppState, app_state
+from bridge.api.state import AppState, app_state, authorized
 from bridge.api.validation import check_bundle, check_resource
 from bridge.mapping import dumps
 from bridge.store import Stored, Written, parse_query
@@ -97,17 +96,16 @@ async def metadata(request: Request) -> Response:
     return FhirResponse(capability_json(base_url(request), authenticated=not state.auth.open))
 
 
-@router.post("/", include_in_schema=False, dependencies=[WRITE])  # with or without "/"
+@router.post("/", include_in_schema=False)  # clients post to the base with or without "/"
 @router.post(
     "",
     openapi_extra=BUNDLE_BODY,
     response_class=FhirResponse,
     summary="Process a transaction or batch Bundle",
-    dependencies=[WRITE],
     responses=documented(400, 404, 409, 412, 413, 415, 422, 503, answer="Bundle", write=True),
 )
 async def bundle(request: Request) -> Response:
-    state = app_state(request)
+    state = await authorized(request, "write")
     body = await read_resource(request, MAX_BUNDLE_BYTES)
 
     def process() -> bytes:  # validation and writes: CPU and I/O, off the event loop
@@ -124,13 +122,13 @@ async def bundle(request: Request) -> Response:
     TYPE,
     response_class=FhirResponse,
     summary="Search",
-    dependencies=[READ],
     responses=documented(400, 404, 503, answer="Bundle", read=True),
 )
 async def search(resource_type: str, request: Request) -> Response:
+    state = await authorized(request, "read")
     pairs = list(request.query_params.multi_items())
     return await until_disconnected(
-        request, lambda interrupt: _search(request, resource_type, pairs, interrupt)
+        request, lambda interrupt: _search(request, state, resource_type, pairs, interrupt)
     )
 
 
@@ -138,7 +136,6 @@ async def search(resource_type: str, request: Request) -> Response:
     TYPE + "/_search",
     response_class=FhirResponse,
     summary="Search with form parameters",
-    dependencies=[READ],
     openapi_extra={
         "requestBody": {
             "content": {
@@ -151,6 +148,7 @@ async def search(resource_type: str, request: Request) -> Response:
 async def search_post(resource_type: str, request: Request) -> Response:
     from urllib.parse import parse_qsl
 
+    state = await authorized(request, "read")
     body = b""
     if request.headers.get("content-length") not in (None, "0") or request.headers.get(
         "transfer-encoding"
@@ -159,14 +157,17 @@ async def search_post(resource_type: str, request: Request) -> Response:
     form = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     pairs = [*request.query_params.multi_items(), *form]
     return await until_disconnected(
-        request, lambda interrupt: _search(request, resource_type, pairs, interrupt)
+        request, lambda interrupt: _search(request, state, resource_type, pairs, interrupt)
     )
 
 
 def _search(
-    request: Request, resource_type: str, pairs: list[tuple[str, str]], interrupt: Interrupt
+    request: Request,
+    state: AppState,
+    resource_type: str,
+    pairs: list[tuple[str, str]],
+    interrupt: Interrupt,
 ) -> Response:
-    state = app_state(request)
     query = parse_query(_type(resource_type), pairs)
     if query.unknown and "handling=strict" in request.headers.get("prefer", ""):
         raise InvalidSearch(
@@ -181,7 +182,7 @@ async def _resource_to_write(
     request: Request, resource_type: str
 ) -> tuple[AppState, dict[str, Any]]:
     """The posted resource, once it is valid (checked in a worker thread: the models cost)."""
-    state = app_state(request)
+    state = await authorized(request, "write")
     resource = await read_resource(request, MAX_RESOURCE_BYTES)
     await run_in_threadpool(check_resource, resource, _type(resource_type))
     return state, resource
@@ -192,7 +193,6 @@ async def _resource_to_write(
     openapi_extra=RESOURCE_BODY,
     response_class=FhirResponse,
     summary="Create (conditionally with If-None-Exist)",
-    dependencies=[WRITE],
     responses=documented(400, 404, 412, 413, 415, 422, 503, write=True, created=True),
 )
 async def create(resource_type: str, request: Request) -> Response:
@@ -210,12 +210,14 @@ async def create(resource_type: str, request: Request) -> Response:
     INSTANCE,
     response_class=FhirResponse,
     summary="Read",
-    dependencies=[READ],
     responses=documented(400, 404, 410, 503, read=True, binary=True),
 )
-def read(resource_type: str, resource_id: str, request: Request) -> Response:
-    state = app_state(request)
-    return _stored_response(request, state.store.read(_type(resource_type), resource_id))
+async def read(resource_type: str, resource_id: str, request: Request) -> Response:
+    state = await authorized(request, "read")
+    resource_type = _type(resource_type)
+    return await run_in_threadpool(
+        lambda: _stored_response(request, state.store.read(resource_type, resource_id))
+    )
 
 
 def _stored_response(request: Request, stored: Stored) -> Response:
@@ -240,7 +242,6 @@ def _stored_response(request: Request, stored: Stored) -> Response:
     openapi_extra=RESOURCE_BODY,
     response_class=FhirResponse,
     summary="Update or create (If-Match for versions)",
-    dependencies=[WRITE],
     responses=documented(400, 404, 409, 412, 413, 415, 422, 503, write=True, created=True),
 )
 async def update(resource_type: str, resource_id: str, request: Request) -> Response:
@@ -260,12 +261,11 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Resp
     INSTANCE,
     response_class=FhirResponse,
     summary="Delete",
-    dependencies=[WRITE],
     responses=documented(400, 404, 503, write=True, deleted=True),
 )
-def delete(resource_type: str, resource_id: str, request: Request) -> Response:
-    state = app_state(request)
-    state.store.delete(_type(resource_type), resource_id)
+async def delete(resource_type: str, resource_id: str, request: Request) -> Response:
+    state = await authorized(request, "write")
+    await run_in_threadpool(state.store.delete, _type(resource_type), resource_id)
     return Response(status_code=204)
 
 
@@ -273,12 +273,11 @@ def delete(resource_type: str, resource_id: str, request: Request) -> Response:
     INSTANCE + "/_history",
     response_class=FhirResponse,
     summary="History of a resource",
-    dependencies=[READ],
     responses=documented(400, 404, 503, answer="Bundle", read=True),
 )
-def history(resource_type: str, resource_id: str, request: Request) -> Response:
-    state = app_state(request)
-    versions = state.store.history(_type(resource_type), resource_id)
+async def history(resource_type: str, resource_id: str, request: Request) -> Response:
+    state = await authorized(request, "read")
+    versions = await run_in_threadpool(state.store.history, _type(resource_type), resource_id)
     return FhirResponse(history_bundle(base_url(request), versions))
 
 
@@ -286,13 +285,16 @@ def history(resource_type: str, resource_id: str, request: Request) -> Response:
     INSTANCE + "/_history/{version_id}",
     response_class=FhirResponse,
     summary="Read one version",
-    dependencies=[READ],
     responses=documented(400, 404, 410, 503, read=True, binary=True),
 )
-def vread(resource_type: str, resource_id: str, version_id: str, request: Request) -> Response:
-    state = app_state(request)
+async def vread(
+    resource_type: str, resource_id: str, version_id: str, request: Request
+) -> Response:
+    state = await authorized(request, "read")
     resource_type = _type(resource_type)
     if not _VERSION.fullmatch(version_id):
         raise ApiError("not-found", "no such version: versions are numbered 1, 2, 3…")
-    stored = state.store.vread(resource_type, resource_id, int(version_id))
-    return _stored_response(request, stored)
+    version = int(version_id)
+    return await run_in_threadpool(
+        lambda: _stored_response(request, state.store.vread(resource_type, resource_id, version))
+    )

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from bridge.api.auth import READ, WRITE
 from bridge.api.openapi import PARAMETERS_BODY, documented
 from bridge.api.outcomes import ApiError, FhirResponse
 from bridge.api.requests import CDA_TYPES, read_body, read_resource
-from bridge.api.state import AppState, app_state
+from bridge.api.state import AppState, authorized
 from bridge.api.validation import check_parameters
 from bridge.mapping import Conversion, convert, dumps
 from bridge.terminology.operations import from_parameters, parse_lookup, parse_translate
@@ -66,9 +65,9 @@ LOOKUP_QUERY = {
 }
 
 
-async def _converted(request: Request) -> tuple[AppState, Conversion]:
+async def _converted(request: Request, scope: str) -> tuple[AppState, Conversion]:
     """The posted CDA document, converted (in a worker thread: conversion is CPU work)."""
-    state = app_state(request)
+    state = await authorized(request, scope)
     data = await read_body(request, state.settings.max_document_bytes, CDA_TYPES)
 
     def converted() -> Conversion:  # one worker-thread hop: the options may read the store
@@ -85,11 +84,10 @@ async def _converted(request: Request) -> tuple[AppState, Conversion]:
     openapi_extra=CDA_BODY,
     response_class=FhirResponse,
     summary="Convert a CR-BIO CDA document to a FHIR transaction Bundle (nothing stored)",
-    dependencies=[READ],
     responses=documented(400, 413, 415, 422, 503, answer="Resource", read=True),
 )
 async def convert_document(request: Request) -> Response:
-    state, conversion = await _converted(request)
+    state, conversion = await _converted(request, "read")
     state.metrics.documents.labels("convert").inc()
     return FhirResponse(
         dumps(conversion.bundle), headers={"X-Crbio-Issues": str(len(conversion.issues))}
@@ -101,11 +99,10 @@ async def convert_document(request: Request) -> Response:
     openapi_extra=CDA_BODY,
     response_class=FhirResponse,
     summary="Convert a CR-BIO CDA document and store every resource in one transaction",
-    dependencies=[WRITE],
     responses=documented(400, 409, 413, 415, 422, 503, answer="Bundle", write=True),
 )
 async def ingest_document(request: Request) -> Response:
-    state, conversion = await _converted(request)
+    state, conversion = await _converted(request, "write")
     response, changed = await run_in_threadpool(state.store.ingest, conversion)
     state.metrics.documents.labels("ingest" if changed else "ingest-unchanged").inc()
     return FhirResponse(
@@ -121,7 +118,7 @@ async def _terminology(
     request: Request, operation: Literal["translate", "lookup"], *, body: bool
 ) -> Response:
     """Answer $translate or $lookup from query parameters or a Parameters body."""
-    state = app_state(request)
+    state = await authorized(request, "read")
     pairs: list[tuple[str, Any]]
     if body:
         resource = await read_resource(request, MAX_PARAMETERS_BYTES)
@@ -150,7 +147,6 @@ _TERMINOLOGY_POSTED = documented(400, 404, 413, 415, 422, 503, answer="Parameter
     response_class=FhirResponse,
     summary="Translate a code with the JDV Circuit de la biologie (R4 and R5 names)",
     openapi_extra=TRANSLATE_QUERY,
-    dependencies=[READ],
     responses=_TERMINOLOGY,
 )
 async def translate_get(request: Request) -> Response:
@@ -162,7 +158,6 @@ async def translate_get(request: Request) -> Response:
     openapi_extra=PARAMETERS_BODY,
     response_class=FhirResponse,
     summary="Translate a code (Parameters in the body)",
-    dependencies=[READ],
     responses=_TERMINOLOGY_POSTED,
 )
 async def translate_post(request: Request) -> Response:
@@ -174,7 +169,6 @@ async def translate_post(request: Request) -> Response:
     response_class=FhirResponse,
     summary="French display and JDV properties of a code",
     openapi_extra=LOOKUP_QUERY,
-    dependencies=[READ],
     responses=_TERMINOLOGY,
 )
 async def lookup_get(request: Request) -> Response:
@@ -186,7 +180,6 @@ async def lookup_get(request: Request) -> Response:
     openapi_extra=PARAMETERS_BODY,
     response_class=FhirResponse,
     summary="$lookup with a Parameters body",
-    dependencies=[READ],
     responses=_TERMINOLOGY_POSTED,
 )
 async def lookup_post(request: Request) -> Response:
