@@ -36,6 +36,7 @@ _ENCOUNTER_STATUS = frozenset(  # encounter-status
         "unknown",
     }
 )
+_PUBLICATION_STATUS = frozenset({"draft", "active", "retired", "unknown"})  # publication-status
 _EVENT_TIMING = frozenset(  # event-timing
     "MORN MORN.early MORN.late NOON AFT AFT.early AFT.late EVE EVE.early EVE.late NIGHT "
     "PHS HS WAKE C CM CD CV AC ACM ACD ACV PC PCM PCD PCV".split()
@@ -141,7 +142,7 @@ REQUIRED_BINDINGS: Final[dict[tuple[str, str], frozenset[str]]] = {
     ("ProvenanceEntity", "role"): frozenset(
         {"derivation", "revision", "quotation", "source", "removal"}
     ),
-    ("ConceptMap", "status"): frozenset({"draft", "active", "retired", "unknown"}),
+    ("ConceptMap", "status"): _PUBLICATION_STATUS,
     ("ConceptMapGroupElementTarget", "equivalence"): frozenset(
         {
             "relatedto",
@@ -157,6 +158,48 @@ REQUIRED_BINDINGS: Final[dict[tuple[str, str], frozenset[str]]] = {
         }
     ),
     ("ConceptMapGroupUnmapped", "mode"): frozenset({"provided", "fixed", "other-map"}),
+    ("CodeSystem", "status"): _PUBLICATION_STATUS,
+    ("CodeSystem", "content"): frozenset(
+        {"not-present", "example", "fragment", "complete", "supplement"}
+    ),
+    ("CodeSystem", "hierarchyMeaning"): frozenset(
+        {"grouped-by", "is-a", "part-of", "classified-with"}
+    ),
+    ("CodeSystemFilter", "operator"): frozenset(
+        {
+            "=",
+            "is-a",
+            "descendent-of",
+            "is-not-a",
+            "regex",
+            "in",
+            "not-in",
+            "generalizes",
+            "exists",
+        }
+    ),
+    ("CodeSystemProperty", "type"): frozenset(
+        {"code", "Coding", "string", "integer", "boolean", "dateTime", "decimal"}
+    ),
+    ("OperationDefinition", "status"): _PUBLICATION_STATUS,
+    ("OperationDefinition", "kind"): frozenset({"operation", "query"}),
+    ("OperationDefinitionParameter", "use"): frozenset({"in", "out"}),
+    ("OperationDefinitionParameter", "searchType"): frozenset(
+        {
+            "number",
+            "date",
+            "string",
+            "token",
+            "reference",
+            "composite",
+            "quantity",
+            "uri",
+            "special",
+        }
+    ),
+    ("OperationDefinitionParameterBinding", "strength"): frozenset(
+        {"required", "extensible", "preferred", "example"}
+    ),
     ("Location", "status"): frozenset({"active", "suspended", "inactive"}),
     ("Location", "mode"): frozenset({"instance", "kind"}),
     ("LocationHoursOfOperation", "daysOfWeek"): _DAYS_OF_WEEK,

@@ -46,7 +46,8 @@ REASONS = {
     413: "The body exceeds the size limit",
     415: "The body is not of a media type this operation takes",
     422: "Well-formed but not acceptable: invalid resource, unresolved reference, "
-    "unsupported document",
+    "unsupported document, a conversion that cannot be made",
+    429: "Too many bulk exports waiting for this client; Retry-After says when to ask again",
     503: "A dependency cannot answer now (statement timeout, terminology server, "
     "OIDC keys); try again",
 }
@@ -207,7 +208,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "resource_type": {"type": "string", "enum": list(SUPPORTED_TYPES)},
     "resource_id": _ID,
+    "observation_id": _ID,
     "version_id": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+    "job_id": _ID,
+    "file_no": {"type": "string", "pattern": "^[0-9]{1,9}$"},
 }
 
 
@@ -232,13 +236,14 @@ def refusal(status: int) -> dict[str, Any]:
 def documented(
     *statuses: int,
     answer: str = "Resource",
+    success: int = 200,
     read: bool = False,
     write: bool = False,
     created: bool = False,
     deleted: bool = False,
     binary: bool = False,
 ) -> dict[int | str, dict[str, Any]]:
-    """The `responses` of a route: its success (a FHIR `answer`, 201 too when it may
+    """The `responses` of a route: its `success` (a FHIR `answer`, 201 too when it may
     create, 204 for a deletion, any media type for a Binary read raw) and each refusal;
     `read`/`write`: it takes a token (401, 403, and 503 while the OIDC keys cannot be
     fetched)."""
@@ -249,7 +254,7 @@ def documented(
     if deleted:
         responses[204] = {"description": "Deleted (or already absent): no body"}
     else:
-        responses[200] = {"description": "The answer", "content": content}
+        responses[success] = {"description": "The answer", "content": content}
     if created:
         responses[201] = {"description": "Created", "content": content}
     wanted = set(statuses) | ({401, 403, 503} if read or write else set())

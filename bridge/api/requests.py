@@ -63,7 +63,7 @@ async def read_body(request: Request, limit: int, accepted: tuple[str, ...]) -> 
             f"content type {kind or '(none)'} is not accepted here; use " + " or ".join(accepted),
         )
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError("too-large", f"body of {declared} bytes exceeds the limit of {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():

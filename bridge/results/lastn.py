@@ -31,7 +31,7 @@ def lastn(
     pairs = list(params)
     wanted = [value for name, value in pairs if name == "max"]
     most = wanted[-1] if wanted else "1"
-    if not most.isdigit() or not 1 <= int(most) <= MAX_COUNT:
+    if not (most.isascii() and most.isdigit()) or not 1 <= int(most) <= MAX_COUNT:
         raise InvalidRequest(f"max must be a whole number from 1 to {MAX_COUNT}, not {most!r}")
     query = parse_query("Observation", [(n, v) for n, v in pairs if n != "max"])
     names = {c.name for c in query.conditions}
@@ -41,16 +41,14 @@ def lastn(
         raise InvalidRequest("$lastn needs a category and/or a code")
     found = store.lastn(query, int(most))
     prefix = f"{base}/" if base else ""
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(found),
-        "entry": [
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": len(found)}
+    if found:  # FHIR: no empty array
+        bundle["entry"] = [
             {
                 "fullUrl": f"{prefix}Observation/{stored.id}",
                 "resource": stored.resource(),
                 "search": {"mode": "match"},
             }
             for stored in found
-        ],
-    }
+        ]
+    return bundle

@@ -38,12 +38,17 @@ class Api:
 
 
 def no_empty_elements(response: httpx.Response) -> None:
-    """An httpx response hook: a JSON answer never holds an empty string, array or object."""
-    if "json" not in response.headers.get("content-type", ""):
+    """An httpx response hook: a FHIR resource answered never holds an empty string, array
+    or object. Other JSON documents keep their own rules: the OpenAPI document (an empty
+    schema means "anything"), a Bulk Data manifest (its `error` array is required, even
+    empty)."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip()
+    if kind not in ("application/fhir+json", "application/json"):
         return
     response.read()
-    if response.content:
-        empty = empty_elements(response.json())
+    answer = response.json() if response.content else None
+    if isinstance(answer, dict) and "resourceType" in answer:
+        empty = empty_elements(answer)
         where = f"{response.request.method} {response.request.url.path}"
         assert not empty, f"{where} answered empty elements at {empty[:5]}"
 

@@ -19,6 +19,7 @@ poll, download or delete it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -27,13 +28,17 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from bridge.api import openapi
+from bridge.api.openapi import documented, refusal
 from bridge.api.outcomes import FhirResponse, outcome
-from bridge.api.requests import FHIR_TYPES, base_url, read_resource
-from bridge.api.state import app_state
+from bridge.api.requests import base_url, read_resource
+from bridge.api.state import AppState, app_state
+from bridge.export.compartment import PATIENT_LEVEL_TYPES
 from bridge.export.errors import ExportNotFound
 from bridge.export.request import Level, parameter_pairs, parse_kickoff
 from bridge.export.service import Progress
 from bridge.mapping import dumps
+from bridge.store.indexing import SEARCH_PARAMETERS
 from bridge.store.records import now_micros
 
 __all__ = ["router"]
@@ -62,21 +67,32 @@ _PREFER = {
     "unsupported parameters left aside instead of refused",
 }
 _COMMON = [
-    _query("_outputFormat", "application/fhir+ndjson (also application/ndjson, ndjson)"),
+    _query(
+        "_outputFormat",
+        "application/fhir+ndjson (also application/ndjson, ndjson)",
+        enum=["application/fhir+ndjson", "application/ndjson", "ndjson"],
+    ),
     _query("_since", "only resources updated after this FHIR instant", format="date-time"),
-    _query("_type", "comma-separated resource types"),
     _query("_typeFilter", "FHIR searches Type?param=value, comma-separated, OR'ed per type"),
     _PREFER,
 ]
-SYSTEM_QUERY = {"parameters": _COMMON}
-PATIENT_QUERY = {"parameters": [*_COMMON, _query("patient", "Patient/<id>, comma-separated")]}
-PARAMETERS_BODY = {
-    "parameters": [_PREFER],
-    "requestBody": {
-        "required": True,
-        "content": {t: {"schema": {"type": "object"}} for t in FHIR_TYPES},
-    },
+
+
+def _types(types: Iterable[str]) -> dict[str, Any]:
+    one = "(" + "|".join(sorted(types)) + ")"
+    return _query("_type", "comma-separated resource types", pattern=f"^({one}(,{one})*)?$")
+
+
+_PATIENTS = "Patient/[A-Za-z0-9\\-.]{1,64}"
+SYSTEM_QUERY = {"parameters": [*_COMMON, _types(SEARCH_PARAMETERS)]}
+PATIENT_QUERY = {
+    "parameters": [
+        *_COMMON,
+        _types(PATIENT_LEVEL_TYPES),
+        _query("patient", "Patient/<id>, comma-separated", pattern=f"^{_PATIENTS}(,{_PATIENTS})*$"),
+    ]
 }
+PARAMETERS_BODY = {"parameters": [_PREFER], **openapi.PARAMETERS_BODY}
 
 
 def _status_url(request: Request, job_id: str) -> str:
@@ -85,7 +101,7 @@ def _status_url(request: Request, job_id: str) -> str:
 
 async def _kick_off(request: Request, level: Level, *, body: bool) -> Response:
     state = app_state(request)
-    client = state.auth.require(request, "read").name
+    client = (await state.auth.require(request, "read")).name
     url = base_url(request) + request.url.path.removeprefix("/fhir")
     if body:
         pairs = parameter_pairs(await read_resource(request, MAX_PARAMETERS_BYTES))
@@ -103,12 +119,19 @@ async def _kick_off(request: Request, level: Level, *, body: bool) -> Response:
     )
 
 
+_KICKED_OFF = documented(400, 422, 429, 503, answer="OperationOutcome", success=202, read=True)
+_KICKED_OFF_POSTED = documented(
+    400, 413, 415, 422, 429, 503, answer="OperationOutcome", success=202, read=True
+)
+
+
 @router.get(
     "/$export",
     openapi_extra=SYSTEM_QUERY,
     response_class=FhirResponse,
     status_code=202,
     summary="Bulk Data export of the whole server (kick-off)",
+    responses=_KICKED_OFF,
 )
 async def export_system(request: Request) -> Response:
     return await _kick_off(request, "system", body=False)
@@ -120,6 +143,7 @@ async def export_system(request: Request) -> Response:
     response_class=FhirResponse,
     status_code=202,
     summary="Bulk Data export of the whole server (kick-off, Parameters body)",
+    responses=_KICKED_OFF_POSTED,
 )
 async def export_system_post(request: Request) -> Response:
     return await _kick_off(request, "system", body=True)
@@ -131,6 +155,7 @@ async def export_system_post(request: Request) -> Response:
     response_class=FhirResponse,
     status_code=202,
     summary="Bulk Data export of the patients' compartments (kick-off)",
+    responses=_KICKED_OFF,
 )
 async def export_patients(request: Request) -> Response:
     return await _kick_off(request, "patient", body=False)
@@ -142,6 +167,7 @@ async def export_patients(request: Request) -> Response:
     response_class=FhirResponse,
     status_code=202,
     summary="Bulk Data export of the patients' compartments (kick-off, Parameters body)",
+    responses=_KICKED_OFF_POSTED,
 )
 async def export_patients_post(request: Request) -> Response:
     return await _kick_off(request, "patient", body=True)
@@ -152,11 +178,28 @@ def _http_date(micros: int) -> str:
 
 
 @router.get(
-    "/$export-status/{job_id}", summary="Status of a bulk export; its manifest once complete"
+    "/$export-status/{job_id}",
+    summary="Status of a bulk export; its manifest once complete",
+    responses={
+        200: {
+            "description": "The manifest of the complete export",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        202: {"description": "Still running: X-Progress and Retry-After, no body"},
+        **{
+            status: refusal(status)
+            for status in (400, 401, 403, 404, 503)  # and 500 with the failed export's outcome
+        },
+    },
 )
-def export_status(job_id: str, request: Request) -> Response:
+async def export_status(job_id: str, request: Request) -> Response:
     state = app_state(request)
-    job = state.exports.job(job_id, state.auth.require(request, "read").name)
+    client = (await state.auth.require(request, "read")).name
+    return await run_in_threadpool(_status, request, state, job_id, client)
+
+
+def _status(request: Request, state: AppState, job_id: str, client: str) -> Response:
+    job = state.exports.job(job_id, client)
     if job.status == "completed":
         base = base_url(request)
         manifest = state.exports.manifest(
@@ -180,10 +223,12 @@ def export_status(job_id: str, request: Request) -> Response:
     response_class=FhirResponse,
     status_code=202,
     summary="Cancel a bulk export, or delete its files",
+    responses=documented(400, 404, answer="OperationOutcome", success=202, read=True),
 )
-def export_delete(job_id: str, request: Request) -> Response:
+async def export_delete(job_id: str, request: Request) -> Response:
     state = app_state(request)
-    state.exports.cancel(job_id, state.auth.require(request, "read").name)
+    client = (await state.auth.require(request, "read")).name
+    await run_in_threadpool(state.exports.cancel, job_id, client)
     return FhirResponse(
         outcome("information", "informational", f"export {job_id} deleted"), status_code=202
     )
@@ -191,13 +236,20 @@ def export_delete(job_id: str, request: Request) -> Response:
 
 @router.get(
     "/$export-file/{job_id}/{file_no}",
+    response_class=StreamingResponse,  # NDJSON, as documented below, never JSON
     summary="A file of a complete bulk export (NDJSON)",
-    responses={200: {"content": {NDJSON: {}}}},
+    responses={
+        200: {
+            "description": "The NDJSON file",
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+        },
+        **{status: refusal(status) for status in (400, 401, 403, 404, 503)},
+    },
 )
-def export_file(job_id: str, file_no: str, request: Request) -> Response:
+async def export_file(job_id: str, file_no: str, request: Request) -> Response:
     state = app_state(request)
-    client = state.auth.require(request, "read").name
-    if not file_no.isdigit() or len(file_no) > 9:
+    client = (await state.auth.require(request, "read")).name
+    if not (file_no.isascii() and file_no.isdigit()) or len(file_no) > 9:
         raise ExportNotFound(f"export {job_id} has no file {file_no!r}")
-    file, chunks = state.exports.file(job_id, int(file_no), client)
+    file, chunks = await run_in_threadpool(state.exports.file, job_id, int(file_no), client)
     return StreamingResponse(chunks, media_type=NDJSON, headers={"Content-Length": str(file.bytes)})

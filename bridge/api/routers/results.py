@@ -8,36 +8,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from bridge import results
+from bridge.api.openapi import documented
 from bridge.api.outcomes import FhirResponse
 from bridge.api.requests import base_url
-from bridge.api.state import app_state
+from bridge.api.state import authorized
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/fhir", tags=["results"])
 
-_FHIR = {"application/fhir+json": {"schema": {"type": "object"}}}
-
-
-def _responses(ok: str, *errors: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "A parameter is missing or not understood (OperationOutcome)",
-        401: "Credentials are required (OperationOutcome)",
-        404: "No such resource (OperationOutcome)",
-        410: "The resource was deleted (OperationOutcome)",
-        422: "The conversion cannot be made: the OperationOutcome says why",
-    }
-    answers: dict[int | str, dict[str, Any]] = {200: {"description": ok, "content": _FHIR}}
-    for status in (400, 401, *errors):
-        answers[status] = {"description": described[status], "content": _FHIR}
-    return answers
-
-
+# A value is never empty and never holds a control character
+TEXT: dict[str, Any] = {"min_length": 1, "pattern": r"^[^\x00-\x1f\x7f]+$"}
 UnitParam = Annotated[
-    str | None, Query(description="A UCUM unit (mmol/L, g/dL; French spellings such as mUI/L)")
+    str | None,
+    Query(description="A UCUM unit (mmol/L, g/dL; French spellings such as mUI/L)", **TEXT),
 ]
 UnitSystemParam = Annotated[
     str | None,
@@ -58,11 +46,11 @@ UnitSystemParam = Annotated[
     "are views tagged `converted`), then an OperationOutcome (search.mode outcome) with "
     "one issue per pair of consecutive results and one for the whole series. See "
     "OperationDefinition/Observation-series.",
-    responses=_responses("The series Bundle"),
+    responses=documented(400, 404, 422, 503, answer="Bundle", read=True),
 )
-def observation_series(
+async def observation_series(
     request: Request,
-    patient: Annotated[str, Query(description="The patient: id or Patient/id")],
+    patient: Annotated[str, Query(description="The patient: id or Patient/id", **TEXT)],
     code: Annotated[
         list[str], Query(description="system|code; comma-separated or repeated for several")
     ],
@@ -72,9 +60,9 @@ def observation_series(
         list[str] | None, Query(description="Effective time with search prefixes (ge2025-01)")
     ] = None,
 ) -> Response:
-    state = app_state(request)
-    state.auth.require(request, "read")
-    bundle = results.series(
+    state = await authorized(request, "read")
+    bundle = await run_in_threadpool(
+        results.series,
         state.store,
         state.terminology,
         patient,
@@ -94,21 +82,23 @@ def observation_series(
     description="The Observation search parameters (patient or subject required; category "
     "and/or code required; date, status… narrow the results) and max, the number of "
     "results per code (default 1). Grouped by code, most recent first in each group.",
-    responses=_responses("searchset Bundle, grouped by code"),
+    responses=documented(400, 503, answer="Bundle", read=True),
 )
-def observation_lastn(
+async def observation_lastn(
     request: Request,
-    patient: Annotated[str | None, Query(description="The patient (or subject)")] = None,
-    category: Annotated[str | None, Query(description="system|code, e.g. laboratory")] = None,
-    code: Annotated[str | None, Query(description="system|code, comma-separated")] = None,
+    patient: Annotated[str | None, Query(description="The patient (or subject)", **TEXT)] = None,
+    category: Annotated[
+        str | None, Query(description="system|code, e.g. laboratory", **TEXT)
+    ] = None,
+    code: Annotated[str | None, Query(description="system|code, comma-separated", **TEXT)] = None,
     most: Annotated[
         int | None, Query(alias="max", ge=1, le=1000, description="Results per code (default 1)")
     ] = None,
 ) -> Response:
-    state = app_state(request)
-    state.auth.require(request, "read")
+    state = await authorized(request, "read")
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "_format"]
-    return FhirResponse(results.lastn(state.store, params, base=base_url(request)))
+    bundle = await run_in_threadpool(results.lastn, state.store, params, base=base_url(request))
+    return FhirResponse(bundle)
 
 
 @router.get(
@@ -118,17 +108,21 @@ def observation_lastn(
     description="The Observation converted (JDV factor between mass and moles, UCUM within "
     "a dimension), or the report's own Observation in that unit, unconverted. Nothing "
     "stored changes. See OperationDefinition/Observation-convert-unit.",
-    responses=_responses("The Observation in the asked unit", 404, 410, 422),
+    responses=documented(400, 404, 410, 422, 503, read=True),
 )
-def observation_convert_unit(
+async def observation_convert_unit(
     request: Request,
     observation_id: str,
     unit: UnitParam = None,
     unit_system: UnitSystemParam = None,
 ) -> Response:
-    state = app_state(request)
-    state.auth.require(request, "read")
-    converted = results.convert_unit(
-        state.store, state.terminology, observation_id, unit=unit, unit_system=unit_system
+    state = await authorized(request, "read")
+    converted = await run_in_threadpool(
+        results.convert_unit,
+        state.store,
+        state.terminology,
+        observation_id,
+        unit=unit,
+        unit_system=unit_system,
     )
     return FhirResponse(converted)
