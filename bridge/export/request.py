@@ -97,6 +97,9 @@ def parameter_pairs(parameters: Any) -> list[tuple[str, Any]]:
     return pairs
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class _Reader:
     """Collects what the request asks, refusing or (leniently) setting aside the rest."""
 
@@ -122,6 +125,8 @@ class _Reader:
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidExportRequest(f"{name} must be a string, not {value!r}")
+    if _CONTROL_CHARACTERS.search(value):  # as in any search: never taken for blank
+        raise InvalidExportRequest(f"{name} holds a control character")
     return value
 
 

@@ -229,3 +229,15 @@ def test_a_nul_byte_on_the_wire_is_refused(shared: Api) -> None:
         answer = connection.recv(200)
     assert answer.startswith(b"HTTP/1.1 4"), answer
     assert httpx.get(f"{shared.url}/healthz").status_code == 200
+
+
+def test_operation_values_are_held_to_the_same_rules(shared: Api) -> None:
+    """Found by schemathesis: a control character in `_type` was read as a blank value
+    (all types), and `max=²` as a number."""
+    for path, params in (
+        ("/$export", {"_type": "\x1d"}),
+        ("/Patient/$export", {"_typeFilter": "Observation?code=1\x00"}),
+        ("/Observation/$lastn", {"patient": "p", "code": "1", "max": "²"}),
+    ):
+        response = shared.http.get(path, params=params)
+        assert response.status_code == 400, (path, response.text)
