@@ -158,21 +158,6 @@ def renumbered(xml: bytes, copy: int, patient: int) -> bytes:
     return bytes(etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8"))
 
 
-def empty_elements(node: Any, path: str = "$") -> list[str]:
-    """Where a JSON value holds an empty string, array or object (FHIR forbids them)."""
-    found = []
-    pending = [(node, path)]
-    while pending:
-        value, where = pending.pop()
-        if isinstance(value, dict | list | str) and len(value) == 0:
-            found.append(where)
-        elif isinstance(value, dict):
-            pending.extend((v, f"{where}.{k}") for k, v in value.items())
-        elif isinstance(value, list):
-            pending.extend((v, f"{where}[{i}]") for i, v in enumerate(value))
-    return found
-
-
 def document_identifiers() -> set[str]:
     """What identifies the patients and documents of the tests: INS and other patient
     identifiers, names, patient ids and document ids of fhir_examples and of

@@ -13,7 +13,7 @@ import pytest
 from bridge.api import create_app
 from bridge.settings import Settings
 from bridge.store import Store
-from tests.helpers import empty_elements, example_files
+from tests.helpers import empty_values, example_files
 from tests.serving import Serving
 from tests.stores import ENGINES, open_test_store
 
@@ -39,7 +39,7 @@ class Api:
 
 def no_empty_elements(response: httpx.Response) -> None:
     """An httpx response hook: a FHIR resource answered never holds an empty string, array
-    or object. Other JSON documents keep their own rules: the OpenAPI document (an empty
+    or object, nor a string made only of blanks. Other JSON documents keep their own rules: the OpenAPI document (an empty
     schema means "anything"), a Bulk Data manifest (its `error` array is required, even
     empty)."""
     kind = response.headers.get("content-type", "").split(";")[0].strip()
@@ -48,7 +48,7 @@ def no_empty_elements(response: httpx.Response) -> None:
     response.read()
     answer = response.json() if response.content else None
     if isinstance(answer, dict) and "resourceType" in answer:
-        empty = empty_elements(answer)
+        empty = empty_values(answer, answer["resourceType"])
         where = f"{response.request.method} {response.request.url.path}"
         assert not empty, f"{where} answered empty elements at {empty[:5]}"
 

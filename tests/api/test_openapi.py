@@ -79,6 +79,9 @@ def test_the_empty_element_check_of_the_api_clients_bites() -> None:
     empty = httpx.Response(
         200, json={"resourceType": "X", "rest": [{"interaction": []}]}, request=request
     )
-    with pytest.raises(AssertionError, match=r"\$\.rest\[0\]\.interaction"):
+    with pytest.raises(AssertionError, match=r"X\.rest\[0\]\.interaction"):
         no_empty_elements(empty)
+    blank = httpx.Response(200, json={"resourceType": "X", "name": "\u00a0 "}, request=request)
+    with pytest.raises(AssertionError, match=r"X\.name"):
+        no_empty_elements(blank)
     no_empty_elements(httpx.Response(200, json={"resourceType": "X"}, request=request))
