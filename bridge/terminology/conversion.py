@@ -5,7 +5,9 @@ Three paths, tried in this order:
 1. the lab already gave the result in that unit (brief §7: never convert then): a
    sibling Observation of the same report holding the same analysis in that unit
    (5.30 mmol/L and 0.95 g/L side by side) is answered as it is; a 2021-style second
-   unit (kept as an Observation.component) gives its value, unconverted;
+   unit (kept as an Observation.component) gives its value, unconverted; asked in a
+   unit of the dimension of the lab's other value (mg/dL beside g/L), that value is
+   scaled by UCUM, never the first one converted with the JDV factor;
 2. same dimension (g/L ⇔ g/dL): UCUM, the LOINC code is kept;
 3. mass ⇔ moles: the JDV correspondence of the LOINC code gives the target code and
    the factor of that direction; the result's unit must be the JDV row's unit (a
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -178,17 +180,28 @@ def _jdv_path(
     unit: str, system: str | None, code: str | None, jdv: JdvIndex, fits: Any, target: str | None
 ) -> Path:
     if system != LOINC or code is None:
-        raise ConversionRefused("no-factor", "the result is not coded in LOINC: no JDV factor")
+        raise ConversionRefused(
+            "no-factor",
+            f"{_other_dimension(unit, target)}the result is not coded in LOINC: no JDV factor",
+        )
     candidates = [
         m
         for m in jdv.translate(LOINC, code)
         if m.property("factor") is not None and m.property("target-unit")
     ]
     chosen = next((m for m in candidates if fits(m)), None)
+    if chosen is None and candidates and target is not None:
+        reachable = ", ".join(sorted({str(m.property("target-unit")) for m in candidates}))
+        raise ConversionRefused(
+            "dimension-differs",
+            f"{_other_dimension(unit, target)}the JDV Circuit de la biologie converts {code} "
+            f"to {reachable} only",
+        )
     if chosen is None:
         raise ConversionRefused(
             "no-factor",
-            f"the JDV Circuit de la biologie gives no conversion factor for {code} to that unit",
+            f"{_other_dimension(unit, target)}the JDV Circuit de la biologie gives no "
+            f"conversion factor for {code} to that unit",
         )
     row_unit = chosen.property("source-unit")
     if not row_unit or not same_dimension(unit, row_unit):
@@ -206,6 +219,16 @@ def _jdv_path(
     )
 
 
+def _other_dimension(unit: str, target: str | None) -> str:
+    """The first half of a refusal: the two units measure different things."""
+    if target is None:
+        return ""
+    return (
+        f"{unit} ({dimensionality(unit)}) and {target} ({dimensionality(target)}) measure "
+        "different things, so UCUM cannot convert them; "
+    )
+
+
 def convert_observation(
     observation: dict[str, Any],
     jdv: JdvIndex,
@@ -218,8 +241,10 @@ def convert_observation(
 
     `siblings`: the other Observations of the result's report. When the report already
     gives the result in the target unit, that is the answer, never a conversion: the
-    sibling itself (as stored), or the second unit of the result. A result already in
-    the target unit comes back as it is.
+    sibling itself (as stored), or the second unit of the result. When it gives the
+    result in another unit of the target's dimension (g/L, asked in mg/dL), that value is
+    scaled by UCUM rather than the other one converted with the JDV factor. A result
+    already in the target unit comes back as it is.
 
     Raises:
         ConversionRefused: the unit is unknown, the dimension differs without a JDV
@@ -227,12 +252,28 @@ def convert_observation(
     """
     if in_unit(observation, to_unit, to_system):
         return copy.deepcopy(observation)
-    sibling = _sibling_in_unit(observation, jdv, siblings, to_unit, to_system)
+    siblings = list(siblings)
+
+    def in_target(other: dict[str, Any]) -> bool:
+        return in_unit(other, to_unit, to_system)
+
+    sibling = _sibling(observation, jdv, siblings, in_target)
     if sibling is not None:
         return copy.deepcopy(sibling)
-    given = _given_by_the_lab(observation, to_unit, to_system)
+    given = _given_by_the_lab(observation, in_target)
     if given is not None:
         return given
+    if to_unit is not None and not _fits(observation, to_unit):
+        # The lab gave the result in a unit of the asked dimension (0.95 g/L beside
+        # 5.30 mmol/L, asked in mg/dL): its value, scaled by UCUM, never the JDV factor
+        def fits(other: dict[str, Any]) -> bool:
+            return _fits(other, to_unit)  # type: ignore[arg-type]
+
+        same_kind = _sibling(observation, jdv, siblings, fits) or _given_by_the_lab(
+            observation, fits
+        )
+        if same_kind is not None:
+            return convert_observation(same_kind, jdv, to_unit=to_unit)
     path = plan_conversion(observation, jdv, to_unit=to_unit, to_system=to_system)
     if (
         path.jdv is None
@@ -299,15 +340,25 @@ def _tag(code: str) -> dict[str, str]:
     return {"system": VIEW_SYSTEM, "code": code, "display": VIEW_TAGS[code][0]}
 
 
-def _sibling_in_unit(
+def _fits(observation: dict[str, Any], unit: str) -> bool:
+    """Whether a result is a UCUM quantity of the dimension of `unit`."""
+    q = observation.get("valueQuantity")
+    if not isinstance(q, dict) or "value" not in q:
+        return False
+    try:
+        return same_dimension(quantity_unit(q), unit)
+    except ConversionRefused:
+        return False
+
+
+def _sibling(
     observation: dict[str, Any],
     jdv: JdvIndex,
     siblings: Iterable[dict[str, Any]],
-    to_unit: str | None,
-    to_system: System | None,
+    wanted: Callable[[dict[str, Any]], bool],
 ) -> dict[str, Any] | None:
     """The report's own Observation of the same analysis (same code, or its JDV
-    correspondence), taken at the same time, in the target unit."""
+    correspondence), taken at the same time, that is `wanted` (in the target unit)."""
     system, code = primary_code(observation)
     if not system or not code:
         return None
@@ -322,7 +373,7 @@ def _sibling_in_unit(
             primary_code(sibling) in same
             and _effective(sibling) == moment
             and sibling.get("subject") == observation.get("subject")
-            and in_unit(sibling, to_unit, to_system)
+            and wanted(sibling)
         ):
             return sibling
     return None
@@ -333,13 +384,13 @@ def _effective(observation: dict[str, Any]) -> Any:
 
 
 def _given_by_the_lab(
-    observation: dict[str, Any], to_unit: str | None, to_system: System | None
+    observation: dict[str, Any], wanted: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any] | None:
-    """The value the lab itself gave in the target unit (a second-unit component),
-    unconverted."""
+    """The value the lab itself gave as a second unit (a component) that is `wanted` (in
+    the target unit), unconverted."""
     for component in observation.get("component", ()):
         q = component.get("valueQuantity", {})
-        if in_unit(component, to_unit, to_system):
+        if wanted(component):
             view = copy.deepcopy(observation)
             for key in ("id", "meta", "text", "component"):
                 view.pop(key, None)

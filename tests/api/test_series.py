@@ -153,6 +153,15 @@ def test_a_report_in_both_units_is_never_converted(loaded: Api) -> None:
     assert not converted(answer.json())
 
 
+def test_in_a_third_unit_the_labs_own_value_of_that_dimension_is_scaled(loaded: Api) -> None:
+    """In mg/dL the reports giving glucose in both units show their g/L value scaled by
+    UCUM (1.01 g/L → 101, 1.12 g/L → 112, range 0.70 → 70.0), not mmol/L × the JDV factor."""
+    bundle = get_series(loaded, GARNIER, "40193-5", unit="mg/dL")
+    assert values(bundle) == [(Decimal("112"), "mg/dL"), (Decimal("101"), "mg/dL")]
+    assert ranges(bundle)[0][0] == Decimal("70.0")
+    assert all(converted(o) for o in matches(bundle))
+
+
 def test_convert_unit_or_say_why_not(loaded: Api) -> None:
     [first, _] = matches(get_series(loaded, MOREL, "718-7", unit="g/L"))
     done = loaded.http.get(f"/Observation/{first['id']}/$convert-unit", params={"unit": "g/dL"})
@@ -165,6 +174,7 @@ def test_convert_unit_or_say_why_not(loaded: Api) -> None:
         ({"unit": "croix"}, "not a UCUM unit"),
         ({"unit": "mmol/L"}, "no conversion factor"),
         ({"unit": "g"}, "no conversion factor"),
+        ({"unit": "s"}, "measure different things"),
     ]:
         refused = loaded.http.get(f"/Observation/{first['id']}/$convert-unit", params=params)
         assert refused.status_code == 422, refused.text

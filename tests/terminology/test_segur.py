@@ -170,7 +170,7 @@ def test_giga_per_litre_is_never_gauss(jdv: JdvIndex) -> None:
     [
         (result("53049-3", "0.95", "g/L"), "mg/dL", None),  # allowed: g/L → mg/dL under UCUM
         (result("718-7", "132", "g/L"), "mmol/L", "no-factor"),  # no JDV factor for haemoglobin
-        (result("40193-5", "5.3", "mmol/L"), "g", "no-factor"),  # mass, not a concentration
+        (result("40193-5", "5.3", "mmol/L"), "g", "dimension-differs"),  # a mass, not a concentration
         (result("40193-5", "5.3", "mmol/L"), "croix", "unit-unknown"),
     ],
 )
@@ -246,3 +246,45 @@ def test_a_result_already_in_the_unit_comes_back_as_it_is(jdv: JdvIndex) -> None
     original = result("718-7", "132", "g/L", "120", "165")
     assert convert_observation(original, jdv, to_unit="g/L") == original
     assert convert_observation(original, jdv, to_system="SI") == original
+
+
+def test_asked_in_a_scale_of_the_labs_other_unit_its_value_is_scaled(jdv: JdvIndex) -> None:
+    """Asked in mg/dL, a report giving 5.30 mmol/L and 0.95 g/L shows 0.95 g/L scaled by
+    UCUM (95.0 mg/dL), never 5.30 mmol/L × the JDV factor (95.4 mg/dL); a 2021 second
+    unit (6.2 mmol/L with 1.12 g/L, range 0.70–1.10 g/L) likewise."""
+    bundle = roundtrip(convert((EXAMPLES / "glucose-two-units.xml").read_bytes()))
+    mmol, mass = resources_of(bundle, "Observation")
+    shown = convert_observation(mmol, jdv, to_unit="mg/dL", siblings=[mmol, mass])
+    assert shown["valueQuantity"]["value"] == Decimal("95.0")
+    assert shown["derivedFrom"] == [{"reference": f"Observation/{mass['id']}"}]
+    assert shown["code"]["coding"][0]["code"] == "53049-3"
+    [original] = [e for e in shown["extension"] if e["url"] == ORIGINAL_DATA]
+    assert original["extension"][2]["valueQuantity"]["value"] == Decimal("0.95")
+
+    bundle = roundtrip(convert((EXAMPLES / "urea-glucose-2021-translation.xml").read_bytes()))
+    [glucose] = [
+        o
+        for o in resources_of(bundle, "Observation")
+        if o["code"]["coding"][0]["code"] == "40193-5"
+    ]
+    shown = convert_observation(glucose, jdv, to_unit="mg/dL")
+    assert shown["valueQuantity"]["value"] == Decimal("112")
+    assert bounds(shown) == (Decimal("70.0"), Decimal("110"))  # the lab's 0.70, not 3.9 × 0.18
+    assert shown["code"]["coding"][0]["code"] == "53049-3"
+    assert shown["meta"]["tag"][0]["code"] == "converted"
+
+
+@pytest.mark.parametrize(
+    ("obs", "unit", "words"),
+    [
+        (result("53049-3", "0.95", "g/L"), "s", "[time]"),
+        (result("53049-3", "0.95", "g/L"), "G/L", "1 / [length] ** 3"),  # giga per litre
+    ],
+)
+def test_another_dimension_is_named_as_such(
+    jdv: JdvIndex, obs: dict[str, Any], unit: str, words: str
+) -> None:
+    with pytest.raises(ConversionRefused) as refused:
+        convert_observation(obs, jdv, to_unit=unit)
+    assert refused.value.reason == "dimension-differs"
+    assert "measure different things" in str(refused.value) and words in str(refused.value)
