@@ -2,7 +2,10 @@
 
 The parameters are those of an Observation search plus `max` (default 1): a subject
 (`patient` or `subject`) and a `category` and/or `code` are required, as the
-specification says. The store does the grouping in one statement
+specification says. Without a `status`, the results are the current ones (final,
+amended, corrected, preliminary), as in `$series`: a cancelled or aborted result, one
+entered in error, is never shown as a patient's last value (brief §3); a client that
+wants them asks with `status`. The store does the grouping in one statement
 (`bridge.store.lastn`); this module checks the request and writes the Bundle.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bridge.results.series import CURRENT_STATUSES
 from bridge.store import Store, parse_query
 from bridge.store.search import MAX_COUNT
 from bridge.terminology.operations import InvalidRequest
@@ -33,7 +37,10 @@ def lastn(
     most = wanted[-1] if wanted else "1"
     if not (most.isascii() and most.isdigit()) or not 1 <= int(most) <= MAX_COUNT:
         raise InvalidRequest(f"max must be a whole number from 1 to {MAX_COUNT}, not {most!r}")
-    query = parse_query("Observation", [(n, v) for n, v in pairs if n != "max"])
+    asked = [(n, v) for n, v in pairs if n != "max"]
+    if not any(n == "status" or n.startswith("status:") for n, _ in asked):
+        asked.append(("status", ",".join(CURRENT_STATUSES)))
+    query = parse_query("Observation", asked)
     names = {c.name for c in query.conditions}
     if not names & {"patient", "subject"}:
         raise InvalidRequest("$lastn needs the patient (patient or subject)")

@@ -267,6 +267,12 @@ def test_lastn_groups_by_code_most_recent_first(store: Store) -> None:
     assert ids(("patient", "p1"), ("code", f"{LOINC}|{GLUCOSE}"), ("date", "lt2025-02-15")) == [
         "g2"
     ]
+    cancelled = observation("late", code=GLUCOSE, date="2025-06-01", status="cancelled")
+    put(store, cancelled, observation("wrong", date="2025-06-02", status="entered-in-error"))
+    assert ids(("patient", "p1"), ("category", "laboratory")) == ["both", "h2", "local"]
+    assert ids(("patient", "p1"), ("code", f"{LOINC}|{GLUCOSE}"), ("status", "cancelled")) == [
+        "late"
+    ]
     for params, message in [
         ((("category", "laboratory"),), "patient"),
         ((("patient", "p1"),), "category"),

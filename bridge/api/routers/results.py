@@ -81,7 +81,8 @@ async def observation_series(
     summary="The most recent results of each code (FHIR R4 $lastn)",
     description="The Observation search parameters (patient or subject required; category "
     "and/or code required; date, status… narrow the results) and max, the number of "
-    "results per code (default 1). Grouped by code, most recent first in each group.",
+    "results per code (default 1). Grouped by code, most recent first in each group. "
+    "Without status, the current results only (final, amended, corrected, preliminary).",
     responses=documented(400, 503, answer="Bundle", read=True),
 )
 async def observation_lastn(
