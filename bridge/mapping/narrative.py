@@ -8,7 +8,8 @@ The allow-list (`CDA_ELEMENTS` of `bridge.mapping.allowlist`) is applied element
 element: each CDA narrative element becomes its XHTML element with the attributes the
 list carries over. Everything else is not markup FHIR may show: an unknown element, one
 from another namespace, an attribute outside the list (onclick…) is dropped and its
-text kept, and the caller is told what was dropped. `list`, `linkHtml`, `footnote`,
+text kept (a script's or a style sheet's text is code: dropped too), and the caller is
+told what was dropped. `list`, `linkHtml`, `footnote`,
 `footnoteRef` and `renderMultiMedia` need more than a renaming and have their own
 function.
 
@@ -46,6 +47,8 @@ _BLOCKS = frozenset({"table", "list", "paragraph"})
 # elements whose children are not written as markup (a media caption is read as text)
 _WITHOUT_CONTENT = frozenset({"br", "col", "colgroup", "footnoteRef", "renderMultiMedia"})
 _SPACES = re.compile(r"[ \t\r\n]+")  # XML white space only: a no-break space stays
+# elements (of any namespace) whose text is code, never shown: dropped with their content
+_CODE_ONLY = frozenset({"script", "style"})
 
 
 @dataclass(slots=True)
@@ -173,6 +176,8 @@ class _Converter:
         if rule is None or depth > MAX_DEPTH:
             if rule is None:
                 self.context.dropped.add(f"<{_local(el.name)}>")
+                if _is_code(el):
+                    return  # a program or a style sheet, not words for the reader
             self.flat(el)
             return
         name = el.name
@@ -386,8 +391,13 @@ def _texts(el: NarrativeElement) -> Iterator[str]:
             stack.pop()
         elif isinstance(item, str):
             yield item
-        else:
+        elif not _is_code(item):
             stack.append(iter(item.children))
+
+
+def _is_code(el: NarrativeElement) -> bool:
+    """A script or a style sheet (any namespace): its text is code, never shown."""
+    return el.name not in CDA_ELEMENTS and _local(el.name).lower() in _CODE_ONLY
 
 
 def _is_block(child: NarrativeElement | str) -> bool:

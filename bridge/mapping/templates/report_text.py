@@ -228,7 +228,8 @@ def _report_dropped(narrative: Narrative, context: NarrativeContext, ctx: Mappin
         ctx.issues.add(
             "narrative-sanitised",
             narrative.node,
-            f"narrative markup FHIR does not allow was dropped, its text kept: {dropped}",
+            "narrative markup FHIR does not allow was dropped, its text kept (a script's "
+            f"or a style sheet's dropped too): {dropped}",
             input=dropped,
         )
         context.dropped.clear()
