@@ -123,8 +123,9 @@ SERIES_DEFINITION = _operation(
             "code",
             "in",
             "string",
-            "system|code of the analysis; several comma-separated codes give one series each "
-            "(codes the JDV links share one)",
+            "system|code of the analysis; several codes (comma-separated or repeated) make "
+            "one series, with the codes the JDV links to them, and consecutive results of "
+            "different analyses get a warning",
             low=1,
             high="*",
             search="token",
