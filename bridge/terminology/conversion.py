@@ -250,7 +250,7 @@ def convert_observation(
         ConversionRefused: the unit is unknown, the dimension differs without a JDV
             factor, or the JDV has no factor for this analysis (`.reason` says which).
     """
-    if in_unit(observation, to_unit, to_system):
+    if in_unit(observation, to_unit, to_system) and not _ranges_elsewhere(observation):
         return copy.deepcopy(observation)
     siblings = list(siblings)
 
@@ -279,8 +279,9 @@ def convert_observation(
         path.jdv is None
         and path.factor == 1
         and path.target_unit == quantity_unit(observation["valueQuantity"])
+        and not _ranges_elsewhere(observation)
     ):
-        return copy.deepcopy(observation)  # already in that unit
+        return copy.deepcopy(observation)  # already in that unit, its ranges too
     original = observation["valueQuantity"]
     converted = copy.deepcopy(observation)
     for key in ("id", "meta", "text", "component"):
@@ -327,11 +328,27 @@ def _bound_path(bound: dict[str, Any], value: dict[str, Any], path: Path) -> Pat
     )
 
 
+def _ranges_elsewhere(observation: dict[str, Any]) -> bool:
+    """Whether a reference-range bound is in another UCUM unit than the value (a range
+    in mg/dL beside a value in g/L): shown in one unit, the bound is converted."""
+    q = observation.get("valueQuantity")
+    unit = q.get("code") if isinstance(q, dict) and q.get("system") == UCUM else None
+    return unit is not None and any(
+        isinstance(bound := rr.get(side), dict)
+        and bound.get("system") == UCUM
+        and bound.get("code") not in (None, unit)
+        for rr in observation.get("referenceRange", ())
+        for side in ("low", "high")
+    )
+
+
 def _convert_quantity(q: dict[str, Any], path: Path) -> dict[str, Any]:
     number = Decimal(str(q["value"]))
     digits = max(3, significant_digits(number))
     out = {k: v for k, v in q.items() if k in ("comparator",)}
-    out["value"] = round_significant(number * path.factor, digits)
+    # a factor of exactly 1 (10*9/L → /nL, or the value of a result whose range only is
+    # converted) keeps the number as written
+    out["value"] = number if path.factor == 1 else round_significant(number * path.factor, digits)
     out.update(unit=path.target_unit, system=UCUM, code=path.target_unit)
     return out
 

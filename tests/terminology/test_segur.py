@@ -170,7 +170,7 @@ def test_giga_per_litre_is_never_gauss(jdv: JdvIndex) -> None:
     [
         (result("53049-3", "0.95", "g/L"), "mg/dL", None),  # allowed: g/L → mg/dL under UCUM
         (result("718-7", "132", "g/L"), "mmol/L", "no-factor"),  # no JDV factor for haemoglobin
-        (result("40193-5", "5.3", "mmol/L"), "g", "dimension-differs"),  # a mass, not a concentration
+        (result("40193-5", "5.3", "mmol/L"), "g", "dimension-differs"),  # a mass
         (result("40193-5", "5.3", "mmol/L"), "croix", "unit-unknown"),
     ],
 )
@@ -288,3 +288,22 @@ def test_another_dimension_is_named_as_such(
         convert_observation(obs, jdv, to_unit=unit)
     assert refused.value.reason == "dimension-differs"
     assert "measure different things" in str(refused.value) and words in str(refused.value)
+
+
+def test_a_range_in_another_unit_is_brought_to_the_value_unit(jdv: JdvIndex) -> None:
+    """1.05 g/L with a range in g/L and another in mg/dL: shown in g/L, every bound is in
+    g/L (63–126 mg/dL → 0.630–1.26), the value as the lab wrote it."""
+    obs = result("53049-3", "1.05", "g/L")
+    obs["referenceRange"] = [
+        {"high": quantity("1.10", "g/L")},
+        {"low": quantity("63", "mg/dL"), "high": quantity("126", "mg/dL")},
+    ]
+    shown = convert_observation(obs, jdv, to_unit="g/L")
+    assert shown["valueQuantity"]["value"] == Decimal("1.05")
+    ranges = shown["referenceRange"]
+    found = [(rr.get("low", {}).get("value"), rr["high"]["value"]) for rr in ranges]
+    assert found == [(None, Decimal("1.10")), (Decimal("0.630"), Decimal("1.26"))]
+    assert {b["code"] for rr in shown["referenceRange"] for b in rr.values()} == {"g/L"}
+    assert shown["meta"]["tag"][0]["code"] == "converted"
+    assert shown["derivedFrom"] == [{"reference": f"Observation/{obs['id']}"}]
+    assert convert_observation(shown, jdv, to_unit="g/L") == shown  # nothing left to convert
