@@ -101,14 +101,6 @@ def series(
         points.append(Point(len(entries), result, refused))
         entries.append(_entry(view, base))
     issues = series_issues(points, jdv)
-    if not points:
-        issues.append(
-            {
-                "severity": "information",
-                "code": "not-found",
-                "diagnostics": "no current result of this patient for these codes",
-            }
-        )
     entries.append(
         {
             "fullUrl": f"urn:uuid:{uuid.uuid4()}",

@@ -59,9 +59,19 @@ def _pair(a: Point, b: Point, jdv: JdvIndex) -> Comparison:
 
 def series_issues(points: Sequence[Point], jdv: JdvIndex) -> list[dict[str, Any]]:
     """Issues for one analysis's results, oldest first: each consecutive pair, each
-    result that could not be converted, then the series as a whole."""
-    if not points:
-        return []
+    result that could not be converted, then the series as a whole (a `no-result`
+    verdict, naming no entry, when there is none)."""
+    if not points:  # the series as a whole still gets its verdict: nothing to compare
+        display, french, english = VERDICTS["no-result"]
+        coding = {"system": VERDICT_SYSTEM, "code": "no-result", "display": display}
+        return [
+            {
+                "severity": "information",
+                "code": "business-rule",
+                "details": {"coding": [coding], "text": f"{french} / {english}"},
+                "diagnostics": "whole series: no current result of this patient for these codes",
+            }
+        ]
     issues = []
     verdicts = []
     for a, b in zip(points, points[1:], strict=False):

@@ -110,6 +110,11 @@ VERDICTS: dict[str, tuple[str, str, str]] = {
         "Résultats de patients différents : jamais comparés.",
         "Results of different patients: never compared.",
     ),
+    "no-result": (
+        "No result",
+        "Aucun résultat en cours de ce patient pour cette analyse : rien à comparer.",
+        "No current result of this patient for this analysis: nothing to compare.",
+    ),
 }
 
 

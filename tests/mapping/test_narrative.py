@@ -59,7 +59,7 @@ def test_every_document_gets_its_header_and_every_section(path: Path) -> None:
     data = path.read_bytes()
     conversion = convert(data)
     text = report(conversion)["text"]
-    assert text["status"] == "additional"
+    assert text["status"] == "extensions"
     assert narrative_problems(text["div"]) == []
     shown = words(" ".join(parsed(text["div"]).itertext()))
     document_root = etree.fromstring(data, etree.XMLParser(huge_tree=True))

@@ -66,6 +66,15 @@ def test_another_patients_result_never_joins(store: Store, terminology: Terminol
     assert bundle["total"] == 1
 
 
+def test_an_empty_series_still_gets_its_whole_series_verdict(
+    store: Store, terminology: TerminologyService
+) -> None:
+    put(store, observation("theirs", patient="p2", date="2025-02-10", value="100", unit="g/L"))
+    bundle = series(store, terminology, "p1", f"{LOINC}|{HAEMOGLOBIN}")
+    assert points(bundle) == [] and bundle["total"] == 0
+    assert verdicts(bundle) == [("information", "no-result", None)]
+
+
 def test_a_result_without_code_system_never_compares(
     store: Store, terminology: TerminologyService
 ) -> None:

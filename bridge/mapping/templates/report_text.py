@@ -41,7 +41,10 @@ from bridge.mapping.xhtml import XhtmlWriter
 
 __all__ = ["NARRATIVE_STATUS", "PDF_ONLY", "report_text"]
 
-NARRATIVE_STATUS = "additional"
+# FHIR's "extensions": generated from the report's structured content and its extensions
+# (the header's actors and times, and the lab's comments, which reach FHIR through the R5
+# cross-version extension DiagnosticReport.note), in the sections' own words.
+NARRATIVE_STATUS = "extensions"
 PDF_ONLY = (
     "Ce compte rendu n'a pas de partie structurée : son contenu est le document PDF "
     "joint, qui fait foi."
