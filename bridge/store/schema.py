@@ -291,12 +291,19 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 def migrate(db: Database) -> int:
     """Bring the schema to the latest version; returns it. Safe to run at every start."""
     with db.transaction(pipeline=False) as cursor:
+        if db.dialect == "postgresql":
+            # One migrating process at a time per schema, from the very first statement:
+            # replicas starting together on an empty schema would otherwise both create
+            # schema_version (PostgreSQL's IF NOT EXISTS is not atomic: one fails on
+            # pg_type's unique index). Held until the migration commits.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('crbio-bridge migrate ' || "
+                "COALESCE(current_schema(), '')))"
+            )
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
             "description TEXT NOT NULL)"
         )
-        if db.dialect == "postgresql":  # one migrating process at a time
-            cursor.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")
         cursor.execute("SELECT MAX(version) FROM schema_version")
         current = cursor.fetchone()[0] or 0
         for version, description, statements in MIGRATIONS:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,29 @@ def test_opening_twice_is_idempotent(engine: str, tmp_path: Path) -> None:
                 second.close()
         finally:
             first.close()
+
+
+def test_replicas_starting_together_on_an_empty_schema_all_migrate(
+    engine: str, tmp_path: Path
+) -> None:
+    """Replicas (compose starts two) migrating a fresh schema at the same instant: each
+    opens, none fails on the other's CREATE TABLE, and every migration runs once."""
+    with database_url(engine, tmp_path) as url:
+        starting = threading.Barrier(4)
+
+        def start() -> Store:
+            starting.wait()
+            return open_store(url)
+
+        with ThreadPoolExecutor(4) as pool:
+            stores = list(pool.map(lambda _: start(), range(4)))
+        try:
+            for store in stores:
+                assert store.schema_version == LATEST
+            assert _schema_versions(stores[0]) == [(v, d) for v, d, _ in MIGRATIONS]
+        finally:
+            for store in stores:
+                store.close()
 
 
 def _load_schema3_rows(store: Store) -> dict[str, dict[str, Any]]:
