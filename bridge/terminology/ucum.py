@@ -48,19 +48,26 @@ def ucum_code(unit: str) -> str:
 
 @memoised(4096)
 def _quantity(code: str) -> Any:
+    from lark import Token
     from lark.exceptions import UnexpectedInput, VisitError
     from pint.errors import PintError
     from ucumvert.parser import InvalidUcumError
 
     registry = _registry()
     try:
-        return registry.from_ucum(code)
+        quantity = registry.from_ucum(code)
     except VisitError as exc:  # lark wraps what pint raised while building the unit
         if isinstance(exc.orig_exc, PintError):
             raise _cannot_convert(code) from exc
         raise
     except (InvalidUcumError, UnexpectedInput) as exc:
         raise _cannot_convert(code) from exc
+    if isinstance(quantity, Token):
+        # ucumvert gives an annotation standing alone ("{ratio}", "{score}") back as its
+        # token; UCUM reads it as the unity 1 (§4.6, "curly braces"), as ucumvert does
+        # for an annotation beside a unit ("{cells}/uL" is 1/uL)
+        return registry.Quantity(1)
+    return quantity
 
 
 def _cannot_convert(code: str) -> ConversionRefused:

@@ -16,6 +16,7 @@ OBSERVATIONS = [
     observation("glu-gl", code="53049-3", value="0.95", unit="g/L"),
     observation("no-unit", value="132"),
     observation("odd-unit", value="132", unit="not-ucum"),
+    observation("ratio", value="0.5", unit="{ratio}"),  # an annotation alone: UCUM's unity
     observation(
         "two-units",
         code=GLUCOSE,
@@ -57,6 +58,8 @@ def measured(store: Store) -> Store:
         ("5.31||mmol/L", set()),
         ("5||mmol/L", {"glu-mmol", "two-units"}),  # 5 stands for [4.5, 5.5)
         ("5.3||g/L", set()),  # mmol/L is not comparable with g/L
+        ("0.5||{ratio}", {"ratio"}),
+        ("50||%", {"ratio"}),  # 0.5 (unity) is 50 %
         ("5300||umol/L", {"glu-mmol", "two-units"}),
         ("132||not-ucum", {"odd-unit"}),  # an unknown unit is compared by its code
         ("132||g/L,5.3||mmol/L", {"hb-gdl", "hb-gl", "glu-mmol", "two-units"}),

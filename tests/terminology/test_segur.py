@@ -157,6 +157,13 @@ def test_codes_outside_the_jdv_or_without_system_are_not_comparable(jdv: JdvInde
     assert "code system" in compare(systemless, systemless, jdv).reason
 
 
+def test_an_annotation_standing_alone_is_the_unity() -> None:
+    """UCUM: "{ratio}" alone is 1 (the ANS electrophoresis reports use it), never an error."""
+    assert ucum_factor("{ratio}", "%") == Decimal("100")
+    assert ucum_factor("{score}", "1") == Decimal("1")
+    assert ucum_factor("g/L", "g/dL") == Decimal("0.1")
+
+
 def test_giga_per_litre_is_never_gauss(jdv: JdvIndex) -> None:
     leucocytes = result("6690-2", "8.2", "10*9/L")
     leucocytes["valueQuantity"]["unit"] = "G/L"
