@@ -25,8 +25,6 @@ from bridge.cli.main import app
 from tests.helpers import ROOT
 
 DEPLOY = ROOT / "deploy"
-# Commands documented for work still on its branch: checked once it has landed.
-PENDING = {"forward": "`crbio forward run` comes with the forwarding branch"}
 
 
 def compose() -> dict[str, Any]:
@@ -66,8 +64,6 @@ def check_crbio_command(args: list[str]) -> None:
         assert rest, f"crbio {' '.join(args)}: no subcommand"
         word = rest.pop(0)
         found = command.get_command(command.context_class(command), word)
-        if found is None and word in PENDING and name == "crbio":
-            pytest.skip(PENDING[word])
         assert found is not None, f"crbio {' '.join(args)}: no command {word!r} in {name}"
         command, name = found, f"{name} {word}"
     command.make_context(name, rest)  # raises on an unknown option or a bad value

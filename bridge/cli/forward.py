@@ -130,7 +130,10 @@ def status(
     if not summary:
         out.print("no destination configured, and no row in the outbox")
         return
-    table = Table("destination", *STATES, "oldest pending", title="Outbox", title_justify="left")
+    table = Table(title="Outbox", title_justify="left")
+    table.add_column("destination", overflow="fold")  # a URL, whole even on a narrow terminal
+    for heading in (*STATES, "oldest pending"):
+        table.add_column(heading)
     for line in summary:
         age = line["oldest_pending_seconds"]
         table.add_row(

@@ -17,6 +17,7 @@ no authentication, every report) and the TOML file named by `BRIDGE_FORWARD_CONF
     max_attempts = 20             # then the row is dead (4xx refusals: dead at once)
     timeout = 30.0                # seconds per delivery
     resource_types = ["DiagnosticReport", "Observation", "Patient"]   # default: all
+                                  # (with what they refer to: references resolve)
     categories = ["http://loinc.org|18725-2"]   # reports with one of these; default: all
     auth = { type = "bearer", token_env = "REGIONAL_TOKEN" }
 

@@ -78,6 +78,26 @@ def test_every_example_goes_as_a_complete_bundle(store: Store, path: Any) -> Non
         assert entry["resource"] == stored
 
 
+def test_a_type_filtered_bundle_still_resolves_its_references(store: Store) -> None:
+    """resource_types chooses what goes; what it refers to goes too, so that a server
+    refusing references to what it does not hold takes the Bundle."""
+    config = parse_config(
+        {
+            "destinations": {
+                "d": {"base": BASE, "resource_types": ["DiagnosticReport", "Observation"]}
+            }
+        }
+    )
+    Forwarding(store, config).install()
+    store.ingest(convert((EXAMPLES / "urine-culture-antibiogram.xml").read_bytes()))
+    [row] = Outbox(store).rows()
+    [bundle] = _bundles(store, row)
+    assert_complete(bundle)
+    types = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert {"DiagnosticReport", "Observation", "Patient", "Specimen"} <= types
+    assert not types & {"DocumentReference", "Binary", "Provenance"}
+
+
 def test_decimals_go_as_written(store: Store) -> None:
     outbox = _forwarding(store)
     store.ingest(convert((EXAMPLES / ORIGINAL).read_bytes()))

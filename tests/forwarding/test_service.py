@@ -135,6 +135,19 @@ def test_forward_status_and_retry(cli_store: Any) -> None:
     assert outbox.rows(DEAD) == []
 
 
+def test_forward_status_shows_a_destination_url_whole(tmp_path: Path) -> None:
+    """A BRIDGE_FORWARD_TO destination is named by its URL: the table wraps it on a
+    narrow terminal, never cuts it to "http://127.0.0.1:…"."""
+    url = f"sqlite:///{tmp_path / 'up.sqlite3'}"
+    base = "http://warehouse.region.example.org:8080/fhir/r4/crbio-bridge/downstream"
+    open_store(url).close()
+    env = {"BRIDGE_DATABASE_URL": url, "BRIDGE_FORWARD_TO": base, "COLUMNS": "80"}
+    table = CliRunner().invoke(app, ["forward", "status"], env=env)
+    assert table.exit_code == 0, table.output
+    rows = [line.split("│")[1].strip() for line in table.stdout.splitlines() if "│" in line]
+    assert "".join(rows) == base
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
