@@ -10,6 +10,7 @@ target: Observation (code "microorganism identified", valueCodeableConcept = org
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from bridge.cda.model import Isolate
@@ -28,7 +29,9 @@ from bridge.mapping.templates.specimen import add_specimen, specimen_reference
 
 __all__ = ["map_isolate"]
 
-# Used when the organizer carries no code of its own (the CR-BIO examples give none)
+# Used when the organizer carries no code of its own (the CR-BIO examples give none).
+# The text is what every client shows as the result's label: a French one, as the
+# lab's narrative says it ("Isolat : Escherichia coli"); LOINC's display stays English.
 ORGANISM_IDENTIFIED = {
     "coding": [
         {
@@ -36,7 +39,8 @@ ORGANISM_IDENTIFIED = {
             "code": "11475-1",
             "display": "Microorganism identified in Unspecified specimen by Culture",
         }
-    ]
+    ],
+    "text": "Micro-organisme identifié",
 }
 ISOLATE_SPECIMEN = {
     "coding": [{"system": SNOMED, "code": "119303007", "display": "Microbial isolate specimen"}]
@@ -57,7 +61,7 @@ def map_isolate(isolate: Isolate, scope: Scope, ctx: MappingContext) -> list[dic
         specimens=(isolate_specimen,),
     )
     status = observation_status(isolate.status, isolate.node, ctx)
-    code = codeable_concept(isolate.code, ctx) or ORGANISM_IDENTIFIED
+    code = codeable_concept(isolate.code, ctx) or copy.deepcopy(ORGANISM_IDENTIFIED)
     obs = base_observation(
         ctx.local_id("Observation", isolate.key),
         isolate.ids,

@@ -79,6 +79,7 @@ def isolate_example() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def test_isolate_carries_the_organism_as_value() -> None:
     _, organism = isolate_example()
+    assert organism["code"]["text"] == "Micro-organisme identifié"  # a label in French
     assert organism["valueCodeableConcept"]["coding"][0] == {
         "system": "http://snomed.info/sct",
         "code": "112283007",
