@@ -21,6 +21,7 @@ from bridge.pages.formatting import (
     format_date,
     format_quantity,
     format_range,
+    format_value,
     interpretation,
     observation_label,
 )
@@ -45,6 +46,7 @@ class HistoryRow:
     converted: bool
     original: str  # the lab's value and unit, for a converted point
     plotted: bool  # False: not in the chart's unit (the alerts say why)
+    quantitative: bool  # a quantity (a coded or text result is never plotted)
     report_id: str | None
     lab: str
 
@@ -63,6 +65,11 @@ class History:
     chart: Chart | None
     rows: list[HistoryRow] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def quantitative(self) -> bool:
+        """Whether units mean anything here (a coded or text result has none)."""
+        return any(row.quantitative for row in self.rows)
 
     @property
     def warnings(self) -> list[Alert]:
@@ -182,7 +189,7 @@ def read_series(store: Store, bundle: dict[str, Any]) -> History:
         rows.append(
             HistoryRow(
                 date=date,
-                value=format_quantity(quantity) if quantity else "",
+                value=format_quantity(quantity) if quantity else format_value(observation),
                 reference=" ; ".join(
                     format_range(r) for r in observation.get("referenceRange", ())
                 ),
@@ -191,6 +198,7 @@ def read_series(store: Store, bundle: dict[str, Any]) -> History:
                 converted=original is not None,
                 original=format_quantity(original) if original else "",
                 plotted=plotted and moment is not None,
+                quantitative=bool(quantity),
                 report_id=report["id"] if report else None,
                 lab=reference_display(observation.get("performer"), "Organization/"),
             )
@@ -222,7 +230,7 @@ def read_series(store: Store, bundle: dict[str, Any]) -> History:
         (
             o["valueQuantity"].get("unit") or unit
             for o in observations
-            if o.get("valueQuantity", {}).get("code") == unit
+            if unit is not None and o.get("valueQuantity", {}).get("code") == unit
         ),
         unit or "",
     )

@@ -95,6 +95,26 @@ def test_history_page_reads_the_series(site: Site) -> None:
     assert html.count("data-tip=") == 2  # two points on the chart
 
 
+def test_every_history_link_of_every_report_opens(site: Site) -> None:
+    """Qualitative results (an organism, "absentes"), results without reference range
+    or unit: each history a report links to is a page, with a chart or a table."""
+    links = set()
+    for report in site.reports.values():
+        response = site.pages.get(f"/reports/{report}")
+        if response.status_code == 410:  # the report a replacement took out
+            continue
+        html = page(site, f"/reports/{report}")
+        links.update(re.findall(r'class="history" href="([^"]+)"', html))
+    assert len(links) > 20
+    for link in sorted(links):
+        html = page(site, link.replace("&amp;", "&"))
+        assert "<svg" in html or "Pas de valeur numérique à tracer" in html, link
+    organism = [link for link in links if "11475-1" in link]
+    html = page(site, organism[0].replace("&amp;", "&"))
+    assert "Micro-organisme identifié" in html and "Escherichia coli" in html  # the value
+    assert "Afficher en" not in html and "unité différente" not in html  # no unit to switch
+
+
 def test_missing_things_are_friendly_french_pages(site: Site) -> None:
     assert "Page introuvable" in page(site, "/patients/nobody", 404)
     assert "Page introuvable" in page(site, "/reports/nothing", 404)
