@@ -9,6 +9,7 @@ import pikepdf
 import pytest
 
 from bridge.pages.printing import STATIC_BASE, _fetcher
+from bridge.pages.router import templates
 from tests.pages.conftest import NO_PDF, Site
 
 
@@ -65,3 +66,32 @@ def test_printing_fetches_only_its_own_stylesheet() -> None:
     ):
         with pytest.raises(ValueError):
             fetcher(refused)
+
+
+def test_every_printed_page_after_the_first_names_the_patient_and_the_report() -> None:
+    """A loose sheet of a long report still says whose it is (print.css running header)."""
+    from weasyprint import HTML
+
+    report = {
+        "title": "Compte rendu d'examens biologiques",
+        "effective": "04/01/2021 à 07:35",
+        "narrative": None,
+        "rows": [],
+        "notes": [f"Commentaire {i}" for i in range(150)],
+    }
+    patient = {"name": "DUPONT Jean", "gender": "Homme", "born": "né", "birth_date": "", "ins": None}
+    html = templates.get_template("print.html").render(
+        {"report": report, "patient": patient, "static": STATIC_BASE}
+    )
+    document = HTML(string=html, base_url=STATIC_BASE, url_fetcher=_fetcher()).render()
+    assert len(document.pages) > 2
+
+    def margins(page: Any) -> list[str]:  # WeasyPrint's laid-out page: its margin boxes
+        boxes = [b for b in page._page_box.children if type(b).__name__ == "MarginBox"]
+        return [" ".join(t.text for t in b.descendants() if hasattr(t, "text")) for b in boxes]
+
+    assert not any("DUPONT" in text for text in margins(document.pages[0]))  # the banner's there
+    for page in document.pages[1:]:
+        assert "DUPONT Jean · Compte rendu d'examens biologiques du 04/01/2021 à 07:35" in margins(
+            page
+        )
