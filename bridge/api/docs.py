@@ -9,7 +9,9 @@ pointed at them, and ReDoc without its Google fonts.
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
@@ -17,7 +19,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 __all__ = ["install_docs"]
@@ -32,6 +34,18 @@ CSP = (
 )
 
 
+# ReDoc's sidebar footer always asks its CDN for a logo: CSP blocked it, but the browser
+# still tried (a request towards the Internet, an error in the console). The bundle is
+# served with that address replaced by an empty image of its own.
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+EMPTY_IMAGE = b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
+
+
+@cache
+def _redoc_bundle(assets: Any) -> bytes:
+    return bytes((assets / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO, EMPTY_IMAGE))
+
+
 def _local_only(page: HTMLResponse) -> HTMLResponse:
     page.headers["Content-Security-Policy"] = CSP
     return page
@@ -41,6 +55,11 @@ def install_docs(app: FastAPI) -> None:
     """Serve /docs, /docs/oauth2-redirect and /redoc with local assets (the app is made
     with docs_url=None and redoc_url=None)."""
     assets = resources.files("fastapi_offline") / "static"
+
+    @app.get(f"{STATIC}/redoc.standalone.js", include_in_schema=False)  # before the mount
+    async def redoc_bundle() -> Response:
+        return Response(_redoc_bundle(assets), media_type="text/javascript")
+
     app.mount(STATIC, StaticFiles(directory=str(assets)), name="docs-static")
     openapi_url = app.openapi_url or "/openapi.json"
     redirect_url = "/docs/oauth2-redirect"

@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import pytest
 
@@ -130,6 +130,27 @@ def test_patients_search_then_reports_newest_first(tab: Any, site: Site) -> None
     tab.get_by_role("link", name="ROUSSEL MARIE").click()
     titles = tab.locator("article.report-card h3").all_text_contents()
     assert [t.split(" du ")[1][:10] for t in titles] == ["26/02/2025", "15/01/2025"]
+
+
+def test_the_api_documentation_renders_without_leaving_this_machine(tab: Any) -> None:
+    """/docs and /redoc draw the API from this server's files: no request goes to another
+    host (the browser's own PDF viewer and internal pages aside), no console error."""
+    elsewhere: list[str] = []
+
+    def watch(request: Any) -> None:
+        host = urlparse(request.url).hostname
+        if urlparse(request.url).scheme in ("http", "https") and host != "127.0.0.1":
+            elsewhere.append(request.url)
+
+    tab.on("request", watch)
+    tab.goto("/docs")
+    tab.locator(".opblock-tag").first.wait_for()
+    assert "$series" in tab.locator("#swagger-ui").text_content()
+    tab.goto("/redoc")
+    tab.locator("h1").first.wait_for()
+    tab.wait_for_load_state("networkidle")
+    assert "Observation" in tab.locator("body").text_content()
+    assert not elsewhere, elsewhere
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -176,3 +176,6 @@ def test_docs_work_offline(site: Site) -> None:
         assert f"/static/docs/{asset}" in html
         assert not re.search(r"(src|href)=\"https?://", html), "no asset from another host"
         assert site.pages.get(f"/static/docs/{asset}").status_code == 200
+    bundle = site.pages.get("/static/docs/redoc.standalone.js")
+    assert bundle.headers["content-type"].startswith("text/javascript")
+    assert b"cdn.redoc.ly" not in bundle.content  # ReDoc's footer logo, its CDN's
