@@ -8,6 +8,18 @@ no verdict or conversion themselves.
 
 from __future__ import annotations
 
-from bridge.pages.router import install as install
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["install"]
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages on `app`. The router is imported here, not with the package: it
+    uses the API's modules, whose application imports this package (a cycle otherwise,
+    for whoever imports `bridge.pages.…` first)."""
+    from bridge.pages.router import install as install_router
+
+    install_router(app)
