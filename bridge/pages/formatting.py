@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "INS_SYSTEMS",
     "coding_label",
+    "display_unit",
     "format_date",
     "format_decimal",
     "format_ins",
@@ -140,10 +141,33 @@ def format_decimal(value: Any) -> str:
 _COMPARATORS = {"<": "<", "<=": "≤", ">=": "≥", ">": ">", "ad": ""}
 
 
+_MICRO = re.compile(r"(?<![A-Za-z\]])u(?=(?:g|mol|L|l|m|U|\[|kat|eq|s)(?![a-z]))")
+_POWER = re.compile(r"10\*([0-9]+)")
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def display_unit(unit: str) -> str:
+    """A unit as a French lab report prints it, when it was written in UCUM's ASCII
+    (the lab's own spelling, µmol/L or UI/L, is kept): µ for u, UI for [IU], 10⁹ for
+    10*9, m² for m2, annotations without their braces ({CFU}/mL), none for a lone one.
+
+    >>> [display_unit(u) for u in ("umol/L", "m[IU]/L", "10*9/L", "mL/min/{1.73_m2}")]
+    ['µmol/L', 'mUI/L', '10⁹/L', 'mL/min/1,73 m²']
+    >>> [display_unit(u) for u in ("{ratio}", "U/L", "mmol/L", "{CFU}/mL")]
+    ['', 'U/L', 'mmol/L', 'CFU/mL']
+    """
+    if re.fullmatch(r"\{[^{}]*\}", unit.strip()):
+        return ""
+    text = re.sub(r"\{([^{}]*)\}", r"\1", unit)
+    text = _MICRO.sub("µ", text).replace("[IU]", "UI").replace("[iU]", "UI")
+    text = _POWER.sub(lambda m: "10" + m.group(1).translate(_SUPERSCRIPT), text)
+    text = re.sub(r"(\d)\.(\d+)_m2\b", r"\1,\2 m²", text)
+    return re.sub(r"(?<=[A-Za-z])2\b", "²", text) if text.endswith("m2") else text
+
+
 def _unit(quantity: dict[str, Any]) -> str:
-    """The unit as written (UCUM annotations shown without their braces: {CFU}/mL)."""
-    unit = str(quantity.get("unit") or quantity.get("code") or "")
-    return re.sub(r"\{([^{}]*)\}", r"\1", unit)
+    """The unit as the lab wrote it, shown the French way (see display_unit)."""
+    return display_unit(str(quantity.get("unit") or quantity.get("code") or ""))
 
 
 def format_quantity(quantity: Any) -> str:

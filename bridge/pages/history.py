@@ -18,6 +18,7 @@ from typing import Any
 
 from bridge.pages.chart import Chart, ChartPoint, layout
 from bridge.pages.formatting import (
+    display_unit,
     format_date,
     format_quantity,
     format_range,
@@ -234,10 +235,11 @@ def read_series(store: Store, bundle: dict[str, Any]) -> History:
         ),
         unit or "",
     )
+    unit_label = display_unit(str(unit_label or ""))
     return History(
         title=observation_label(observations[-1]) if observations else "",
-        unit=str(unit_label or ""),
-        chart=layout(points, str(unit_label or ""), pairs) if points else None,
+        unit=unit_label,
+        chart=layout(points, unit_label, pairs) if points else None,
         rows=rows,
         alerts=_alerts(issues, [r.date for r in rows]),
     )

@@ -115,6 +115,14 @@ def test_every_history_link_of_every_report_opens(site: Site) -> None:
     assert "Afficher en" not in html and "unité différente" not in html  # no unit to switch
 
 
+def test_units_written_in_ucum_ascii_are_shown_as_a_lab_prints_them(site: Site) -> None:
+    haemogram = page(site, f"/reports/{site.reports['haemogram-battery.xml']}")
+    assert "10⁹/L" in haemogram and "10¹²/L" in haemogram and "10*9/L" not in haemogram
+    ranges = page(site, f"/reports/{site.reports['one-sided-ranges.xml']}")
+    assert "mUI/L" in ranges and "m[IU]/L" not in ranges
+    assert "µmol/L" in ranges and "umol/L" not in ranges
+
+
 def test_missing_things_are_friendly_french_pages(site: Site) -> None:
     assert "Page introuvable" in page(site, "/patients/nobody", 404)
     assert "Page introuvable" in page(site, "/reports/nothing", 404)
