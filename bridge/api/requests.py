@@ -17,6 +17,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from bridge.api.outcomes import ApiError
+from bridge.store.search import MAX_EXPONENT
 
 __all__ = [
     "CDA_TYPES",
@@ -97,12 +98,31 @@ def parse_fhir_json(body: bytes) -> Any:
     if depth_over:
         raise ApiError("invalid-resource", f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        value = json.loads(text, parse_float=Decimal, parse_constant=_not_json)
+        value = json.loads(text, parse_float=_decimal, parse_int=_integer, parse_constant=_not_json)
     except ValueError as exc:  # JSONDecodeError, and integers of thousands of digits
         raise ApiError("invalid-resource", f"the body is not JSON: {exc}") from exc
     if _SUSPECT.search(text):
         _check_values(value)
     return value
+
+
+def _decimal(text: str) -> Decimal:
+    """A JSON number as written, refused beyond ±1e300: what the store compares as a
+    double and what readers of stored JSON (orjson, any client's JSON library) can hold."""
+    number = Decimal(text)
+    if number and abs(number.adjusted()) > MAX_EXPONENT:
+        raise ApiError(
+            "invalid-resource",
+            f"the number {text[:40]}{'…' if len(text) > 40 else ''} is out of range: "
+            f"this server stores numbers within ±1e{MAX_EXPONENT}",
+        )
+    return number
+
+
+def _integer(text: str) -> int | Decimal:
+    """A JSON integer; beyond 18 digits a decimal (a 64-bit integer is the most JSON
+    libraries read exactly), refused out of range like any number."""
+    return int(text) if len(text) <= 18 else _decimal(text)
 
 
 def _not_json(constant: str) -> Any:
