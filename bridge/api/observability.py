@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +34,10 @@ log = logging.getLogger("bridge.access")
 errors = logging.getLogger("bridge.api")
 METRICS_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the text format every Prometheus scrapes
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")  # never in a path this API serves
+# Methods named in metrics and logs as they are; any other token a client sends is
+# "other", so that made-up methods cannot grow the metrics without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"})
+CLIENT_GONE = 499  # nginx's "client closed request": no answer could be delivered
 
 
 class JsonFormatter(logging.Formatter):
@@ -80,6 +85,8 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:  # the client left before its body ended: not our error
+            status = status or CLIENT_GONE
         except Exception as exc:  # noqa: BLE001 - the last resort: a 500, never a traceback
             error_id = uuid.uuid4().hex[:16]
             errors.error(
@@ -96,7 +103,8 @@ class AccessLog:
                 self._record(scope, status or 500, time.perf_counter() - start)
 
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:
-        method, template = scope["method"], _route(scope)
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        template = _route(scope)
         state = getattr(scope["app"].state, "bridge", None)
         if state is not None:
             state.metrics.requests.labels(method, template, str(status)).inc()

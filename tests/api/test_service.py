@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -113,3 +115,36 @@ def test_the_log_formatter_never_writes_an_exception_message() -> None:
 def test_metrics_are_the_prometheus_text_format(api: Api) -> None:
     response = httpx.get(f"{api.url}/metrics")
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def test_a_client_leaving_mid_body_is_499_not_an_error(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by a review: a body shorter than its Content-Length (the client then gone)
+    was logged as an unexpected error and counted as a 500."""
+    caplog.set_level(logging.INFO, logger="bridge")
+    host, port = api.url.removeprefix("http://").split(":")
+    for path, kind in (("/fhir/Patient", "application/fhir+json"), ("/fhir/$ingest", "text/xml")):
+        with socket.create_connection((host, int(port))) as connection:
+            connection.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {kind}\r\n"
+                "Content-Length: 100\r\n\r\n{}".encode()
+            )
+    for _ in range(100):  # the server sees each close a moment later
+        text = httpx.get(f"{api.url}/metrics").text
+        if text.count('status="499"') >= 2:
+            break
+        time.sleep(0.05)
+    assert 'route="/fhir/{resource_type}",status="499"' in text, text
+    assert 'route="/fhir/$ingest",status="499"' in text
+    assert 'status="500"' not in text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_made_up_method_is_counted_as_other(api: Api) -> None:
+    """Metrics labels come from a closed set: a client inventing methods cannot grow them."""
+    for method in ("BREW", "XYZZY1", "XYZZY2"):
+        assert api.http.request(method, "/metadata").status_code == 405
+    text = httpx.get(f"{api.url}/metrics").text
+    assert 'method="other",route="/fhir/metadata",status="405"} 3.0' in text
+    assert "BREW" not in text and "XYZZY" not in text
