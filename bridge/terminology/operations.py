@@ -11,6 +11,7 @@ conversion factor and comparability level. A target code (R5) is a reverse looku
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -85,14 +86,38 @@ def from_parameters(resource: dict[str, Any]) -> list[Param]:
 
 
 def _coding_pairs(value: Any) -> list[tuple[str | None, str]]:
+    """(system, code) of a Coding, of each Coding of a CodeableConcept, or of
+    "system|code" as a query string writes a coding. A CodeableConcept holds Codings,
+    never CodeableConcepts: nothing here is read by recursion."""
     if isinstance(value, dict) and "coding" in value:  # CodeableConcept
-        return [p for c in value["coding"] for p in _coding_pairs(c)]
+        codings = value["coding"]
+        if not isinstance(codings, list):
+            raise InvalidRequest("CodeableConcept.coding must be an array of Codings")
+        return [pair for coding in codings for pair in _coding_pair(coding)]
+    return _coding_pair(value)
+
+
+def _coding_pair(value: Any) -> list[tuple[str | None, str]]:
     if isinstance(value, dict) and value.get("code"):
-        return [(value.get("system"), str(value["code"]))]
+        system = value.get("system")
+        return [(str(system) if system else None, str(value["code"]))]
     if isinstance(value, str) and "|" in value:  # a Coding written system|code in a URL
         system, _, code = value.rpartition("|")
-        return [(system or None, code)]
+        return [(system or None, code)] if code else []
     return []
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _checked(pairs: list[Param]) -> list[Param]:
+    """The parameters, refused when a text value is empty or holds a control character
+    (a NUL byte in a query string): such a value is never a code to look up, nor a
+    question to relay to the SMT."""
+    for name, value in pairs:
+        if isinstance(value, str) and (not value or _CONTROL_CHARACTERS.search(value)):
+            raise InvalidRequest(f"parameter {name!r} is empty or holds a control character")
+    return pairs
 
 
 def _truthy(value: Any) -> bool:
@@ -100,6 +125,7 @@ def _truthy(value: Any) -> bool:
 
 
 def parse_translate(pairs: list[Param]) -> TranslateRequest:
+    pairs = _checked(pairs)
     names = {name for name, _ in pairs}
     r5 = bool(names & _R5_NAMES)
     single = {name: value for name, value in pairs}
@@ -225,11 +251,10 @@ def _value(value: Any) -> dict[str, Any]:
 
 
 def parse_lookup(pairs: list[Param]) -> LookupRequest:
-    single = {name: value for name, value in pairs}
+    single = {name: value for name, value in _checked(pairs)}
     system, code = single.get("system"), single.get("code")
-    coding = single.get("coding")
-    if isinstance(coding, dict):
-        system, code = coding.get("system", system), coding.get("code", code)
+    for coding_system, coding_code in _coding_pair(single.get("coding")):
+        system, code = coding_system or system, coding_code
     if not system or not code:
         raise InvalidRequest("$lookup needs system and code (or a coding)")
     return LookupRequest(

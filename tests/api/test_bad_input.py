@@ -274,3 +274,20 @@ def test_numbers_of_many_digits_are_kept_as_written(api: Api) -> None:
     assert created.status_code == 201, created.text
     read = api.http.get(f"/Observation/{created.json()['id']}").text
     assert "12345678901234567890.5" in read and "98765432109876543210" in read
+
+
+def test_terminology_values_are_held_to_the_same_rules(shared: Api) -> None:
+    """Found by a review: a NUL byte in a $translate or $lookup query string went on to
+    the SMT (a 503 offline) instead of being refused."""
+    loinc = "http://loinc.org"
+    for path, params in (
+        ("/ConceptMap/$translate", {"system": loinc, "code": "2345-7\x00"}),
+        ("/ConceptMap/$translate", {"system": loinc + "\x00", "code": "2345-7"}),
+        ("/ConceptMap/$translate", {"coding": f"{loinc}|"}),
+        ("/ConceptMap/$translate", {"system": "", "code": "2345-7"}),
+        ("/CodeSystem/$lookup", {"system": loinc, "code": "2345-7\x7f"}),
+        ("/CodeSystem/$lookup", {"system": "\x00", "code": "2345-7"}),
+    ):
+        refused(shared.http.get(path, params=params), 400, "invalid")
+    looked_up = shared.http.get("/CodeSystem/$lookup", params={"coding": f"{loinc}|2345-7"})
+    assert looked_up.status_code == 200, looked_up.text

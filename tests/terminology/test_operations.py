@@ -135,10 +135,48 @@ def test_concept_map_version_is_honoured(service: TerminologyService) -> None:
         )
 
 
-@pytest.mark.parametrize("pairs", [[], [("code", "40193-5")], [("system", LOINC)]])
+def _nested(depth: int) -> dict[str, Any]:
+    """A CodeableConcept whose coding holds CodeableConcepts, `depth` levels deep."""
+    concept: dict[str, Any] = {"system": LOINC, "code": "40193-5"}
+    for _ in range(depth):
+        concept = {"coding": [concept]}
+    return concept
+
+
+UNUSABLE = {
+    "nothing": [],
+    "no-system": [("code", "40193-5")],
+    "no-code": [("system", LOINC)],
+    "empty-system": [("system", ""), ("code", "40193-5")],
+    "nul-in-code": [("system", LOINC), ("code", "40193-5\x00")],
+    "nul-in-system": [("system", LOINC + "\x00"), ("code", "40193-5")],
+    "coding-without-code": [("coding", f"{LOINC}|")],
+    "coding-a-string": [("codeableConcept", {"coding": f"{LOINC}|40193-5"})],
+    "coding-an-object": [("codeableConcept", {"coding": {f"{LOINC}|40193-5": 1}})],
+    # Found by a review: read by recursion, 100,000 levels were a RecursionError
+    "concepts-in-concepts": [("codeableConcept", _nested(100_000))],
+}
+
+
+@pytest.mark.parametrize("pairs", UNUSABLE.values(), ids=UNUSABLE.keys())
 def test_unusable_requests_are_refused(pairs: list[tuple[str, Any]]) -> None:
     with pytest.raises(InvalidRequest):
         parse_translate(pairs)
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [[("system", LOINC), ("code", "a\x00")], [("system", LOINC), ("code", "")], [("coding", 7)]],
+)
+def test_unusable_lookups_are_refused(pairs: list[tuple[str, Any]]) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_lookup(pairs)
+
+
+def test_lookup_takes_a_coding_written_system_bar_code() -> None:
+    """As $translate does: `coding=http://loinc.org|40193-5` in a query string."""
+    request = parse_lookup([("coding", f"{LOINC}|40193-5")])
+    assert (request.system, request.code) == (LOINC, "40193-5")
 
 
 def test_lookup_gives_french_display_print_label_and_properties(

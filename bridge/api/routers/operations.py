@@ -31,7 +31,7 @@ MAX_OPERATION_PARAMETERS = 50  # a $translate or $lookup names a handful
 
 
 def _query(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
-    schema = {"type": "string", "minLength": 1, "pattern": r"^[^\x00-\x1f]+$"}
+    schema = {"type": "string", "minLength": 1, "pattern": r"^[^\x00-\x1f\x7f]+$"}
     return {
         "name": name,
         "in": "query",
