@@ -28,6 +28,7 @@ BRIDGE_REFERENCE_POLICY    reject (default): a written reference must name a res
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,12 +78,34 @@ def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
-def _number(name: str, default: str, kind: type[int] | type[float]) -> int | float:
+def _number(
+    name: str, default: str, kind: type[int] | type[float], *, positive: bool = False
+) -> int | float:
+    """A number of seconds or bytes: never negative, NaN or infinite (and above 0 where
+    0 would refuse everything), so that a typo is named at start-up, not met later."""
     value = os.environ.get(name, default)
     try:
-        return kind(value)
+        number = kind(value)
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a number") from None
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        wanted = "above 0" if positive else "0 or more"
+        raise ValueError(f"{name}={value!r}: expected a number {wanted}")
+    return number
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(name: str, default: bool) -> bool:
+    """1/true/yes/on or 0/false/no/off (any case); anything else is named, not guessed."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ValueError(f"{name}={value!r}: expected 1 or 0 (true/false, yes/no)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,25 +147,25 @@ class Settings:
             smt_username=env.get("BRIDGE_SMT_USERNAME") or None,
             smt_password=env.get("BRIDGE_SMT_PASSWORD") or None,
             smt_token_url=env.get("BRIDGE_SMT_TOKEN_URL") or None,
-            smt_timeout=float(_number("BRIDGE_SMT_TIMEOUT", "5", float)),
-            offline=env.get("BRIDGE_OFFLINE", "") in ("1", "true", "yes"),
+            smt_timeout=float(_number("BRIDGE_SMT_TIMEOUT", "5", float, positive=True)),
+            offline=_flag("BRIDGE_OFFLINE", False),
             api_keys=parse_api_keys(env.get("BRIDGE_API_KEYS", "")),
             oidc_issuer=env.get("BRIDGE_OIDC_ISSUER") or None,
             oidc_jwks_url=env.get("BRIDGE_OIDC_JWKS_URL") or None,
             oidc_audience=env.get("BRIDGE_OIDC_AUDIENCE") or None,
-            oidc_timeout=float(_number("BRIDGE_OIDC_TIMEOUT", "5", float)),
+            oidc_timeout=float(_number("BRIDGE_OIDC_TIMEOUT", "5", float, positive=True)),
             max_document_bytes=int(
-                _number("BRIDGE_MAX_DOCUMENT_BYTES", str(50 * 1024 * 1024), int)
+                _number("BRIDGE_MAX_DOCUMENT_BYTES", str(50 * 1024 * 1024), int, positive=True)
             ),
             export_retention=float(_number("BRIDGE_EXPORT_RETENTION", "86400", float)),
-            export_worker=env.get("BRIDGE_EXPORT_WORKER", "1") not in ("0", "false", "no"),
+            export_worker=_flag("BRIDGE_EXPORT_WORKER", True),
             forward_to=tuple(
                 u.strip() for u in env.get("BRIDGE_FORWARD_TO", "").split(",") if u.strip()
             ),
             forward_config=Path(env["BRIDGE_FORWARD_CONFIG"])
             if env.get("BRIDGE_FORWARD_CONFIG")
             else None,
-            forward_worker=env.get("BRIDGE_FORWARD_WORKER", "1") not in ("0", "false", "no"),
+            forward_worker=_flag("BRIDGE_FORWARD_WORKER", True),
             statement_timeout=float(_number("BRIDGE_STATEMENT_TIMEOUT", "30", float)),
             reference_policy=env.get("BRIDGE_REFERENCE_POLICY", "reject").lower(),  # type: ignore[arg-type]
         )

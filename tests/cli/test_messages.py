@@ -179,6 +179,15 @@ def test_terminology_look_ups_without_a_store_answer_from_the_seed(elsewhere: Pa
         ("BRIDGE_DATABASE_URL", "mysql://localhost/crbio"),
         ("BRIDGE_SMT_TIMEOUT", "soon"),
         ("BRIDGE_MAX_DOCUMENT_BYTES", "50MB"),
+        # found by a review: read as given, then every request timed out or was refused
+        ("BRIDGE_SMT_TIMEOUT", "-1"),
+        ("BRIDGE_OIDC_TIMEOUT", "0"),
+        ("BRIDGE_STATEMENT_TIMEOUT", "nan"),
+        ("BRIDGE_MAX_DOCUMENT_BYTES", "-5"),
+        ("BRIDGE_EXPORT_RETENTION", "inf"),
+        # and a flag that is neither on nor off was silently off
+        ("BRIDGE_OFFLINE", "perhaps"),
+        ("BRIDGE_FORWARD_WORKER", "disabled"),
     ],
 )
 def test_a_malformed_variable_is_a_usage_error_naming_it(variable: str, value: str) -> None:
