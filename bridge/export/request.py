@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode
 from bridge.export.compartment import PATIENT_LEVEL_TYPES, patient_reference
 from bridge.export.errors import InvalidExportRequest, UnsupportedExportParameter
 from bridge.store.indexing import SEARCH_PARAMETERS, date_range
-from bridge.store.search import Query, parse_query
+from bridge.store.search import MAX_PARAMETERS, Query, parse_query
 from bridge.terminology.conceptmap import value_x
 
 __all__ = [
@@ -44,6 +44,10 @@ __all__ = [
 Level = Literal["system", "patient"]
 OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
 MAX_PATIENTS = 1000
+# _typeFilter searches of one export, each held to a search's own limits: the export
+# reads rows matching any of them in one statement (SQLite refused 1,100 of them as
+# "Expression tree is too large", after the kick-off had been accepted).
+MAX_TYPE_FILTERS = MAX_PARAMETERS
 _SUBQUERY = re.compile(r",(?=[A-Z][A-Za-z]*\?)")  # the commas between two Type?… queries
 _SEARCH_CONTROLS = {"_include", "_sort", "_count", "_summary", "_total", "_elements", "_cursor"}
 
@@ -154,9 +158,12 @@ def _types(reader: _Reader, values: list[str]) -> list[str]:
 
 def _type_filters(reader: _Reader, values: list[str], types: list[str]) -> list[tuple[str, str]]:
     filters = []
-    for subquery in (q.strip() for value in values for q in _SUBQUERY.split(value)):
-        if not subquery:
-            continue
+    subqueries = [q.strip() for value in values for q in _SUBQUERY.split(value) if q.strip()]
+    if len(subqueries) > MAX_TYPE_FILTERS:
+        raise InvalidExportRequest(
+            f"{len(subqueries)} _typeFilter searches: an export takes at most {MAX_TYPE_FILTERS}"
+        )
+    for subquery in subqueries:
         resource_type, mark, query_string = subquery.partition("?")
         if not mark or resource_type not in SEARCH_PARAMETERS:
             raise InvalidExportRequest(f"_typeFilter {subquery!r} is not a Type?query search")

@@ -15,11 +15,12 @@ import pytest
 
 from bridge.api.auth import ANONYMOUS, hash_key
 from bridge.export.jobs import JobStore
-from bridge.export.request import parse_kickoff
+from bridge.export.request import MAX_TYPE_FILTERS, parse_kickoff
 from bridge.settings import ApiKey, Settings
 from bridge.store import Store, open_store
 from bridge.store.content import unpack
 from bridge.store.indexing import date_range
+from bridge.store.search import MAX_PARAMETERS, MAX_VALUES
 from tests.api.bulk_client import ASYNC, BulkClient, Export
 from tests.api.conftest import FHIR, Api, running_api
 from tests.helpers import example_files
@@ -337,3 +338,28 @@ def test_capability_statement_lists_the_export_operations(loaded: Api) -> None:
     )
     paths = httpx.get(f"{loaded.url}/openapi.json").json()["paths"]
     assert {"/fhir/$export", "/fhir/Patient/$export", "/fhir/$export-status/{job_id}"} <= set(paths)
+
+
+def test_the_largest_type_filter_an_export_takes_runs_on_each_engine(loaded: Api) -> None:
+    """As many searches as allowed, each with as many parameters and values as a search
+    takes: the export's one statement runs (SQLite refused 1,100 searches after 202)."""
+    values = ",".join(f"http://loinc.org|{i}-0" for i in range(MAX_VALUES - 1))
+    search = "&".join(
+        [f"code={values},http://loinc.org|718-7"] * (MAX_PARAMETERS - 1) + ["status=final"]
+    )
+
+    def parameters(count: int) -> dict[str, Any]:
+        filters = [{"name": "_typeFilter", "valueString": f"Observation?{search}"}] * count
+        return {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "_type", "valueString": "Observation"}, *filters],
+        }
+
+    found = BulkClient(loaded.http).export(parameters=parameters(MAX_TYPE_FILTERS))
+    expected = loaded.http.get("/Observation", params={"code": "http://loinc.org|718-7"})
+    assert found.ids("Observation") == {e["resource"]["id"] for e in expected.json()["entry"]}
+    too_many = loaded.http.post(
+        "/$export", json=parameters(MAX_TYPE_FILTERS + 1), headers={**ASYNC, **FHIR}
+    )
+    assert too_many.status_code == 400, too_many.text
+    assert f"at most {MAX_TYPE_FILTERS}" in too_many.json()["issue"][0]["diagnostics"]

@@ -6,7 +6,7 @@ import pytest
 
 from bridge.export.compartment import PATIENT_LEVEL_TYPES
 from bridge.export.errors import InvalidExportRequest, UnsupportedExportParameter
-from bridge.export.request import ExportRequest, parameter_pairs, parse_kickoff
+from bridge.export.request import MAX_TYPE_FILTERS, ExportRequest, parameter_pairs, parse_kickoff
 from bridge.store.indexing import SEARCH_PARAMETERS, date_range
 from bridge.store.search import InvalidSearch
 
@@ -132,3 +132,14 @@ def test_parameters_body() -> None:
             parameter_pairs(bad)
     with pytest.raises(InvalidExportRequest, match="string"):
         parse_kickoff("system", [("_type", {"reference": "x"})], lenient=False)
+
+
+def test_type_filter_searches_are_counted() -> None:
+    """Found by a review: 1,100 searches were accepted, then SQLite refused the export's
+    statement ("Expression tree is too large") and the job failed."""
+    one = "Observation?code=1"
+    limit = [("_typeFilter", ",".join([one] * MAX_TYPE_FILTERS))]
+    assert len(parse_kickoff("system", limit, lenient=False).type_filters) == MAX_TYPE_FILTERS
+    over = [("_typeFilter", one)] * (MAX_TYPE_FILTERS + 1)
+    with pytest.raises(InvalidExportRequest, match=f"at most {MAX_TYPE_FILTERS}"):
+        parse_kickoff("system", over, lenient=False)
