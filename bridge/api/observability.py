@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bridge.api.outcomes import error_response
 from bridge.api.state import app_state
 
-__all__ = ["METRICS_TYPE", "AccessLog", "JsonFormatter", "router"]
+__all__ = ["METRICS_TYPE", "AccessLog", "JsonFormatter", "report_unexpected", "router"]
 
 router = APIRouter(tags=["service"])
 log = logging.getLogger("bridge.access")
@@ -88,11 +88,7 @@ class AccessLog:
         except ClientDisconnect:  # the client left before its body ended: not our error
             status = status or CLIENT_GONE
         except Exception as exc:  # noqa: BLE001 - the last resort: a 500, never a traceback
-            error_id = uuid.uuid4().hex[:16]
-            errors.error(
-                "unexpected error",
-                extra={"fields": {**_where(exc), "route": _route(scope), "error_id": error_id}},
-            )
+            error_id = report_unexpected(exc, scope)
             if status == 0:
                 response = error_response(
                     500, "exception", f"internal error; reported under error id {error_id}"
@@ -120,6 +116,17 @@ class AccessLog:
                 }
             },
         )
+
+
+def report_unexpected(exc: BaseException, scope: Scope) -> str:
+    """Log an unexpected error as this module logs everything (route template, type,
+    frames, never the path or the message); the error id to give the client."""
+    error_id = uuid.uuid4().hex[:16]
+    errors.error(
+        "unexpected error",
+        extra={"fields": {**_where(exc), "route": _route(scope), "error_id": error_id}},
+    )
+    return error_id
 
 
 def _route(scope: Scope) -> str:

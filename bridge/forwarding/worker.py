@@ -40,7 +40,7 @@ from bridge.forwarding.outbox import Outbox, OutboxRow
 from bridge.store import Store
 from bridge.store.records import now_micros
 
-__all__ = ["Worker", "backoff"]
+__all__ = ["Worker", "backoff", "loggable"]
 
 log = logging.getLogger("bridge.forwarding")
 PURGE_EVERY = 3600.0  # seconds between two deletions of old delivered rows
@@ -67,6 +67,18 @@ class _Health:
     failures: int = 0
     held_until: float = 0.0  # time.monotonic()
     in_flight: int = 0
+
+
+def loggable(failure: DeliveryFailed) -> str | None:
+    """What a log line may say of a failure: how the connection failed, never words that
+    may quote the content. A destination's answer may quote the Bundle, and a resource
+    missing from the store is named by its reference: both stay in the outbox (`crbio
+    forward status`), for whoever may read the store."""
+    if failure.status is not None:
+        return None
+    if failure.permanent:  # the row itself cannot be sent: a resource of it is gone
+        return "a resource of the row is no longer in the store"
+    return str(failure)[:300]
 
 
 class Worker:
@@ -268,9 +280,7 @@ class Worker:
                     "destination": destination.name,
                     "attempt": row.attempts,
                     "status": exc.status,
-                    # a destination's own words may quote the content: kept in the outbox
-                    # (`crbio forward status`), never logged
-                    "error": str(exc)[:300] if exc.status is None else None,
+                    "error": loggable(exc),
                     "retry_in": None if retry_in is None else round(retry_in, 3),
                 }
             },

@@ -10,7 +10,6 @@ not load anything anyway) and is not cached.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Coroutine
 from importlib import resources
 from typing import Annotated, Any
@@ -23,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bridge import results
+from bridge.api.observability import report_unexpected
 from bridge.api.outcomes import STATUS, ApiError, FhirResponse, outcome
 from bridge.api.requests import read_body
 from bridge.api.state import app_state
@@ -36,7 +36,6 @@ from bridge.store import ResourceDeleted, ResourceNotFound
 
 __all__ = ["install", "router"]
 
-log = logging.getLogger("bridge.pages")
 _FILES = resources.files("bridge.pages")
 templates = Jinja2Templates(directory=str(_FILES / "templates"))
 
@@ -93,9 +92,9 @@ class PageRoute(APIRoute):
                 status = STATUS.get(exc.code, (422, ""))[0]
                 technical = status not in (404, 410) and status < 500  # what was not understood
                 return error_page(request, status, str(exc) if technical else "")
-            except Exception:
-                log.exception("page error on %s", request.url.path)
-                return error_page(request, 500)
+            except Exception as exc:  # logged without the path: it names a patient
+                error_id = report_unexpected(exc, request.scope)
+                return error_page(request, 500, f"référence de l'erreur : {error_id}")
 
         return handle
 

@@ -11,7 +11,8 @@ import pytest
 
 from bridge.forwarding import Forwarding, Outbox, parse_config
 from bridge.forwarding.bundles import transactions
-from bridge.forwarding.errors import MissingResource
+from bridge.forwarding.errors import DeliveryFailed, MissingResource
+from bridge.forwarding.worker import loggable
 from bridge.mapping import convert
 from bridge.store import Store
 from tests.helpers import EXAMPLES, example_files
@@ -157,3 +158,16 @@ def test_a_row_naming_what_the_store_never_held_cannot_be_sent(store: Store) -> 
     )
     with pytest.raises(MissingResource, match="Patient/nope"):
         transactions(store, broken, BASE, later_delivered=False)
+
+
+def test_a_failure_naming_a_resource_is_never_logged_with_its_reference() -> None:
+    """Found by a review: a row whose resource had gone was logged with the message
+    "Patient/<id> is not in the store" (issue 8, item 11: no identifier in any log)."""
+    missing = DeliveryFailed(
+        str(MissingResource("Patient/p-168056938321409 is gone")), permanent=True
+    )
+    assert "168056938321409" not in (loggable(missing) or "")
+    refused = DeliveryFailed("HTTP 422: Patient/p-1 is invalid", status=422, permanent=True)
+    assert loggable(refused) is None
+    unreachable = DeliveryFailed("unreachable (ClientConnectorError: refused)", unavailable=True)
+    assert loggable(unreachable) == "unreachable (ClientConnectorError: refused)"

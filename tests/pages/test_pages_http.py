@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import quote
 
+import pytest
+
+from bridge.api.observability import JsonFormatter
+from bridge.pages import router
 from tests.pages.conftest import BLANC, GARNIER, NO_PDF, ROUSSEL, WITH_PDF, Site
 
 LOINC = "http://loinc.org"
@@ -187,3 +192,22 @@ def test_docs_work_offline(site: Site) -> None:
     bundle = site.pages.get("/static/docs/redoc.standalone.js")
     assert bundle.headers["content-type"].startswith("text/javascript")
     assert b"cdn.redoc.ly" not in bundle.content  # ReDoc's footer logo, its CDN's
+
+
+def test_a_page_error_is_a_french_page_logged_without_its_path(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by a review: an unexpected error on a page was logged with the page's path,
+    which names the patient (issue 8, item 11)."""
+
+    def broken(*args: object) -> None:
+        raise RuntimeError(f"failed on {args!r}")
+
+    monkeypatch.setattr(router, "patient_reports", broken)
+    caplog.set_level(logging.INFO, logger="bridge")
+    patient = site.patient_id(ROUSSEL)
+    html = page(site, f"/patients/{patient}", 500)
+    assert "Erreur du serveur" in html and "référence de l" in html
+    logged = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert "unexpected error" in logged and "/patients/{patient_id}" in logged
+    assert patient not in logged and "failed on" not in logged
