@@ -6,6 +6,10 @@ the reference ranges as a band behind them (a step band when the labs' ranges
 differ), and the segments between consecutive points (dashed where the series'
 verdicts say the two are not comparable). It decides nothing about the results:
 values, ranges, "converted" and "not comparable" come from the service.
+
+A censored result ("< 0,5", "> 500": the lab gives a bound, not a value) is placed at
+its bound but is not a measured point: `ChartPoint.comparator` keeps the bound's side
+so that the page draws it as an arrow toward the values it may take.
 """
 
 from __future__ import annotations
@@ -32,6 +36,16 @@ class ChartPoint:
     converted: bool
     abnormal: bool
     tooltip: str
+    comparator: str | None = None  # "<", "<=", ">=", ">": the value is only a bound
+
+    @property
+    def censored(self) -> str | None:
+        """"below" or "above" for a bound (the side the true value lies on), else None."""
+        if self.comparator in ("<", "<="):
+            return "below"
+        if self.comparator in (">", ">="):
+            return "above"
+        return None
 
 
 @dataclass(slots=True)
@@ -63,6 +77,15 @@ class Chart:
     @property
     def has_abnormal(self) -> bool:
         return any(p.point.abnormal for p in self.points)
+
+    @property
+    def has_measured(self) -> bool:
+        """Whether a point is drawn as a plain dot: a value the lab gave in this unit."""
+        return any(not (p.point.converted or p.point.censored) for p in self.points)
+
+    @property
+    def has_censored(self) -> bool:
+        return any(p.point.censored for p in self.points)
 
     @property
     def has_incomparable(self) -> bool:
@@ -104,13 +127,14 @@ def _month_index(moment: date) -> int:
 
 def _time_ticks(first: float, last: float) -> list[tuple[float, str]]:
     span = last - first
-    if span <= 75:
+    if span <= 75:  # days: the year on the first tick and where it changes
         step = next(s for s in (1, 2, 7, 14, 28) if span / s <= 7)
-        start = math.ceil(first)
-        return [
-            (float(d), date.fromordinal(d).strftime("%d/%m"))
-            for d in range(start, math.floor(last) + 1, step)
-        ]
+        ticks, year = [], None
+        for d in range(math.ceil(first), math.floor(last) + 1, step):
+            day = date.fromordinal(d)
+            ticks.append((float(d), day.strftime("%d/%m" if day.year == year else "%d/%m/%Y")))
+            year = day.year
+        return ticks
     months = span / 30.44
     step = next(s for s in (1, 2, 3, 6, 12, 24, 60, 120) if months / s <= 7)
     ticks = []

@@ -218,6 +218,7 @@ def read_series(store: Store, bundle: dict[str, Any]) -> History:
                     converted=original is not None,
                     abnormal=abnormal,
                     tooltip=tooltip,
+                    comparator=quantity.get("comparator"),
                 )
             )
             positions.append(position)

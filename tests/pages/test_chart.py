@@ -53,3 +53,15 @@ def test_small_values_get_the_decimals_their_ticks_need() -> None:
     points = [point("2025-01-01", 0.95, 0.63, 1.1), point("2025-02-01", 0.954, 0.63, 1.1)]
     labels = [label for _, label in layout(points, "g/L", set()).y_ticks]
     assert labels == ["0,4", "0,6", "0,8", "1,0", "1,2"]
+
+
+def test_a_bound_points_toward_its_values_and_short_spans_say_the_year_once() -> None:
+    below = ChartPoint(datetime(2025, 12, 20), 1.0, None, 5, False, False, "< 1", "<")
+    above = ChartPoint(datetime(2026, 1, 20), 500, None, 5, False, False, "> 500", ">=")
+    chart = layout([below, point("2026-01-05", 3), above], "mg/L", set())
+    assert [p.point.censored for p in chart.points] == ["below", None, "above"]
+    assert chart.has_censored and chart.has_measured
+    assert not layout([below], "mg/L", set()).has_measured  # no plain dot to explain
+    labels = [label for _, label in chart.x_ticks]
+    assert labels[0].endswith("/2025") and sum(label.endswith("/2026") for label in labels) == 1
+    assert all(len(label) == 5 for label in labels if not label.endswith(("/2025", "/2026")))

@@ -13,6 +13,7 @@ from bridge.pages import router
 from tests.pages.conftest import BLANC, GARNIER, NO_PDF, ROUSSEL, WITH_PDF, Site
 
 LOINC = "http://loinc.org"
+CENSORED_CRP = "284064410903124"  # one-sided-ranges.xml: CRP < 1.0 mg/L
 
 
 def page(site: Site, path: str, status: int = 200) -> str:
@@ -98,6 +99,17 @@ def test_history_page_reads_the_series(site: Site) -> None:
     assert 'role="alert"' in html and "vérifiez les unités" in html
     assert "/ Results" not in html  # the French text only
     assert html.count("data-tip=") == 2  # two points on the chart
+
+
+def test_a_censored_result_is_drawn_as_a_bound_not_a_measured_point(site: Site) -> None:
+    """CRP "< 1,0 mg/L": the chart points toward the values it may take, the legend says so."""
+    patient = site.patient_id(CENSORED_CRP)
+    html = page(site, f"/patients/{patient}/history?code={quote(LOINC + '|1988-5')}")
+    marks = re.findall(r'<path class="point censored[^"]*" d="([^"]+)" tabindex', html)
+    assert len(marks) == 1 and "&lt; 1,0" in html
+    (_, base_y), _, (_, apex_y) = (xy.split() for xy in marks[0][1:-2].split(" L"))
+    assert float(apex_y) > float(base_y)  # "<": the apex points down, toward lower values
+    assert "la valeur réelle est du côté de la pointe" in html
 
 
 def test_every_history_link_of_every_report_opens(site: Site) -> None:
