@@ -82,10 +82,25 @@ class FhirResponse(Response):
         return dumps(content)
 
 
+MAX_DIAGNOSTICS = 2_000  # characters: a refusal names the value, it does not echo megabytes
+
+
+def short(text: str, limit: int = MAX_DIAGNOSTICS) -> str:
+    """`text`, cut at `limit` characters with a note of how much was left out: a message
+    quoting a client's 1 MB unit or code would send it back whole otherwise.
+
+    >>> short("x" * 10, 4)
+    'xxxx… (6 characters left out)'
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} characters left out)"
+
+
 def outcome(
     severity: str, code: str, diagnostics: str, *, location: str | None = None
 ) -> dict[str, Any]:
-    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": short(diagnostics)}
     if location:
         issue["location"] = [location]
     return {"resourceType": "OperationOutcome", "issue": [issue]}

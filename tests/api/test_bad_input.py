@@ -291,3 +291,22 @@ def test_terminology_values_are_held_to_the_same_rules(shared: Api) -> None:
         refused(shared.http.get(path, params=params), 400, "invalid")
     looked_up = shared.http.get("/CodeSystem/$lookup", params={"coding": f"{loinc}|2345-7"})
     assert looked_up.status_code == 200, looked_up.text
+
+
+def test_a_refusal_names_a_huge_value_without_sending_it_back(shared: Api) -> None:
+    """A code or unit of tens of kB is refused with a message of at most a few kB."""
+    huge = "x" * 30_000  # twice that is what a URL may carry (httpx: 64 kB)
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "code", "valueCode": "y" * 200_000}, {"name": "system"}],
+    }
+    answers = [
+        shared.http.get("/Observation", params={"date": f"ge{huge}", "_sort": huge}),
+        shared.http.get(f"/Observation/{'a' * 64}/$convert-unit", params={"unit": huge}),
+        shared.http.post("/ConceptMap/$translate", json=parameters, headers=FHIR),
+    ]
+    for response in answers:
+        assert 400 <= response.status_code < 500, response.text[:300]
+        assert len(response.content) < 3_000, response.text[:300]
+        [issue] = response.json()["issue"]
+        assert issue["diagnostics"]
