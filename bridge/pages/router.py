@@ -28,10 +28,12 @@ from bridge.api.requests import read_body
 from bridge.api.state import app_state
 from bridge.errors import BridgeError
 from bridge.pages import access
+from bridge.pages.formatting import format_date
 from bridge.pages.history import read_series
 from bridge.pages.patients import PatientView, find_patients, patient_reports, patient_view
 from bridge.pages.printing import STATIC_BASE, to_pdfa
 from bridge.pages.reports import effective, pdf_copy, report_view
+from bridge.results.reports import replacement_of
 from bridge.store import ResourceDeleted, ResourceNotFound
 
 __all__ = ["install", "router"]
@@ -69,9 +71,11 @@ def render(
     )
 
 
-def error_page(request: Request, status: int, detail: str = "") -> Response:
+def error_page(request: Request, status: int, detail: str = "", **shown: Any) -> Response:
+    """The French page of an error; `shown` may replace its `title` and `message`, and
+    add a `link` (href, text) to where the reader should go instead."""
     title, message = _MESSAGES.get(status, (f"Erreur {status}", ""))
-    context = {"title": title, "message": message, "detail": detail, "status": status}
+    context = {"title": title, "message": message, "detail": detail, "status": status, **shown}
     return render(request, "error.html", context, status_code=status)
 
 
@@ -171,7 +175,25 @@ def _report(request: Request, report_id: str) -> dict[str, Any]:
 def report(request: Request, report_id: str) -> Response:
     access.reader(request)
     store = app_state(request).store
-    shown = report_view(store, _report(request, report_id))
+    try:
+        found = _report(request, report_id)
+    except ResourceDeleted:  # a corrected report took its place: say so, and where it is
+        replacement = replacement_of(store, report_id)
+        if replacement is None:
+            raise
+        day = format_date(effective(replacement), time=False)
+        return error_page(
+            request,
+            410,
+            title="Compte rendu remplacé",
+            message="Le laboratoire a remplacé ce compte rendu par une nouvelle version"
+            + (f" (prélèvement du {day})." if day else "."),
+            link={
+                "href": f"/reports/{replacement['id']}",
+                "text": "Ouvrir le compte rendu en vigueur",
+            },
+        )
+    shown = report_view(store, found)
     subject = _subject(request, shown.patient_id)
     return render(request, "report.html", {"report": shown, "patient": subject})
 

@@ -11,11 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from bridge.store import Query, Store, Stored
+from bridge.store import Query, ResourceDeleted, ResourceNotFound, Store, Stored, parse_query
 from bridge.store.indexing import parameters_of
 from bridge.store.search import MAX_COUNT, Condition
 
-__all__ = ["ReportIndex", "all_matches", "by_ids", "observations_of", "report_observations"]
+__all__ = [
+    "ReportIndex",
+    "all_matches",
+    "by_ids",
+    "observations_of",
+    "replacement_of",
+    "report_observations",
+]
 
 _MAX_DEPTH = 8  # batteries inside batteries: CR-BIO nests two or three levels
 _CHUNK = 200  # references per query
@@ -115,3 +122,53 @@ def observations_of(store: Store, reports: Iterable[dict[str, Any]]) -> dict[str
         found.update({o["id"]: o for o in observations})
         level = [m.get("reference", "") for o in observations for m in o.get("hasMember", ())]
     return found
+
+
+def replacement_of(store: Store, report_id: str) -> dict[str, Any] | None:
+    """The current report that took a deleted one's place, when a later document
+    replaced it (RPLC); None when it was deleted for another reason, or is current.
+
+    The way back from a replaced report to its replacement is the document's: the old
+    report's identifiers name its document, the replacing DocumentReference says
+    `relatesTo` replaces that identifier, and its `context.related` names the new report.
+    A replacement replaced in turn is followed to the report in force.
+    """
+    seen = {report_id}
+    for _ in range(_MAX_DEPTH):
+        versions = store.history("DiagnosticReport", report_id)  # newest first
+        replaced = next((v for v in versions if not v.deleted), None)
+        if replaced is None or not versions[0].deleted:
+            return None
+        successor = _successor(store, replaced.resource())
+        if successor is None or successor in seen:
+            return None
+        try:
+            return store.read("DiagnosticReport", successor).resource()
+        except ResourceDeleted:
+            seen.add(report_id := successor)
+        except ResourceNotFound:
+            return None
+    return None
+
+
+def _successor(store: Store, report: dict[str, Any]) -> str | None:
+    """The id of the report a document replacing `report`'s document brought."""
+    for identifier in report.get("identifier", ()):
+        if not identifier.get("value"):
+            continue
+        token = f"{identifier.get('system', '')}|{identifier['value']}"
+        query = parse_query("DocumentReference", [("relatesto-identifier", token)])
+        for stored in all_matches(store, query):
+            document = stored.resource()
+            if not any(
+                relation.get("code") == "replaces"
+                and relation.get("target", {}).get("identifier", {}).get("value")
+                == identifier["value"]
+                for relation in document.get("relatesTo", ())
+            ):
+                continue
+            for related in document.get("context", {}).get("related", ()):
+                kind, _, target = str(related.get("reference", "")).partition("/")
+                if kind == "DiagnosticReport" and target:
+                    return target
+    return None

@@ -101,6 +101,14 @@ def test_history_page_reads_the_series(site: Site) -> None:
     assert html.count("data-tip=") == 2  # two points on the chart
 
 
+def test_a_replaced_report_says_so_and_links_to_the_report_in_force(site: Site) -> None:
+    old, new = site.reports["glucose-two-units.xml"], site.reports["glucose-replacement.xml"]
+    html = page(site, f"/reports/{old}", 410)
+    assert "Compte rendu remplacé" in html and "nouvelle version" in html
+    assert f'href="/reports/{new}"' in html and "Ouvrir le compte rendu en vigueur" in html
+    assert "Compte rendu remplacé" not in page(site, f"/reports/{new}")
+
+
 def test_a_censored_result_is_drawn_as_a_bound_not_a_measured_point(site: Site) -> None:
     """CRP "< 1,0 mg/L": the chart points toward the values it may take, the legend says so."""
     patient = site.patient_id(CENSORED_CRP)
