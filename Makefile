@@ -60,6 +60,12 @@ test: $(VENV)/.installed-spark java browser-packages
 examples: $(VENV)/.installed
 	$(CRBIO) convert fhir_examples -o fhir_examples --pretty
 
+## lint: ruff's checks and formatting (pyproject.toml's [tool.ruff])
+lint: $(VENV)/.installed
+	$(PY) -m pip install --quiet 'ruff>=0.17,<0.18'
+	$(VENV)/bin/ruff check bridge tests bench
+	$(VENV)/bin/ruff format --check bridge tests bench
+
 ## bench: conversion speed and memory, terminology, search and ingestion speed, each against a floor
 bench: $(VENV)/.installed
 	$(PY) bench/convert.py

@@ -40,7 +40,7 @@ class ChartPoint:
 
     @property
     def censored(self) -> str | None:
-        """"below" or "above" for a bound (the side the true value lies on), else None."""
+        """ "below" or "above" for a bound (the side the true value lies on), else None."""
         if self.comparator in ("<", "<="):
             return "below"
         if self.comparator in (">", ">="):

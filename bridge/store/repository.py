@@ -62,6 +62,7 @@ class AfterIngest(Protocol):
         written: Sequence[tuple[str, str, int, bool]],
     ) -> None: ...
 
+
 # Every version of one resource: the current one (`resource`) and those it replaced
 _VERSIONS = (
     "SELECT version_id, last_updated, content, deleted FROM resource WHERE resource_type = ? "

@@ -39,9 +39,9 @@ class Api:
 
 def no_empty_elements(response: httpx.Response) -> None:
     """An httpx response hook: a FHIR resource answered never holds an empty string, array
-    or object, nor a string made only of blanks. Other JSON documents keep their own rules: the OpenAPI document (an empty
-    schema means "anything"), a Bulk Data manifest (its `error` array is required, even
-    empty)."""
+    or object, nor a string made only of blanks. Other JSON documents keep their own
+    rules: the OpenAPI document (an empty schema means "anything"), a Bulk Data manifest
+    (its `error` array is required, even empty)."""
     kind = response.headers.get("content-type", "").split(";")[0].strip()
     if kind not in ("application/fhir+json", "application/json"):
         return

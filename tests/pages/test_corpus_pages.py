@@ -1,5 +1,6 @@
 """Every ANS example document, ingested over HTTP, as a GP opens it: its report page, each
-history it links to, and its print (PDF/A-1b when the lab sent no PDF copy). Skipped when the corpus is absent."""
+history it links to, and its print (PDF/A-1b when the lab sent no PDF copy). Skipped when
+the corpus is absent."""
 
 from __future__ import annotations
 

@@ -79,7 +79,13 @@ def test_every_printed_page_after_the_first_names_the_patient_and_the_report() -
         "rows": [],
         "notes": [f"Commentaire {i}" for i in range(150)],
     }
-    patient = {"name": "DUPONT Jean", "gender": "Homme", "born": "né", "birth_date": "", "ins": None}
+    patient = {
+        "name": "DUPONT Jean",
+        "gender": "Homme",
+        "born": "né",
+        "birth_date": "",
+        "ins": None,
+    }
     html = templates.get_template("print.html").render(
         {"report": report, "patient": patient, "static": STATIC_BASE}
     )
