@@ -34,7 +34,12 @@ from bridge.store import Store, parse_query
 from bridge.store.indexing import MIN_TIME, date_range
 from bridge.terminology import JdvIndex, TerminologyService, convert_observation
 from bridge.terminology.conceptmap import LOINC
-from bridge.terminology.conversion import System, in_unit, plan_conversion, quantity_unit
+from bridge.terminology.conversion import (
+    System,
+    in_unit,
+    primary_code,
+    quantity_unit,
+)
 from bridge.terminology.operations import InvalidRequest
 from bridge.terminology.ucum import ucum_code
 
@@ -96,10 +101,11 @@ def series(
     chosen_unit = target_unit or _series_unit(analysis, kept, jdv, system)
     points: list[Point] = []
     entries: list[dict[str, Any]] = []
-    for result in _one_per_report(kept, reports, chosen_unit, system):
+    for result in _one_per_report(kept, reports, jdv, chosen_unit, system):
         view, refused = _shown(result, kept, reports, jdv, chosen_unit, system)
         points.append(Point(len(entries), result, refused))
         entries.append(_entry(view, base))
+    _shown_in_the_asked_unit(unit, points)
     issues = series_issues(points, jdv)
     entries.append(
         {
@@ -109,6 +115,18 @@ def series(
         }
     )
     return {"resourceType": "Bundle", "type": "searchset", "total": len(points), "entry": entries}
+
+
+def _shown_in_the_asked_unit(unit: str | None, points: list[Point]) -> None:
+    """A unit the client asked for that no result can be shown in is refused (422), not
+    answered with every result left in its own unit."""
+    quantities = [p for p in points if "valueQuantity" in p.observation]
+    if unit and quantities and all(p.refused for p in quantities):
+        raise ConversionRefused(
+            "dimension-differs",
+            f"none of the {len(quantities)} results can be shown in {unit}: "
+            f"{quantities[-1].refused}",
+        )
 
 
 def _patient_reference(patient: str) -> str:
@@ -178,12 +196,13 @@ def _series_unit(
     """The unit system's unit, else the JDV UCUM unit of the asked code, else the unit of
     the most recent result (a UCUM code; None when no result has one)."""
     quantities = [r for r in reversed(results) if _ucum_unit(r) is not None]
-    if system is not None:
+    if system is not None:  # the lab's second unit counts: 78 µmol/L with 8.8 mg/L
         for result in quantities:
             try:
-                return plan_conversion(result, jdv, to_system=system).target_unit
+                view = convert_observation(result, jdv, to_system=system)
             except ConversionRefused:
                 continue
+            return _ucum_unit(view)
     concept = jdv.concept(analysis.asked[1]) if analysis.asked[0] in (LOINC, ...) else None
     if concept is not None and concept.ucum_unit and system is None:
         try:
@@ -202,15 +221,20 @@ def _ucum_unit(observation: dict[str, Any]) -> str | None:
 
 
 def _one_per_report(
-    results: list[dict[str, Any]], reports: ReportIndex, unit: str | None, system: System | None
+    results: list[dict[str, Any]],
+    reports: ReportIndex,
+    jdv: JdvIndex,
+    unit: str | None,
+    system: System | None,
 ) -> list[dict[str, Any]]:
     """One point per result of a report: of the Observations giving one result in several
-    units (same report, same time, different units), the one in the series unit, else the
-    first."""
+    units (same report, same time, same analysis: one code or its JDV correspondence,
+    different units), the one in the series unit, else the first. Two analyses of one
+    report (a glucose and a creatinine asked together) are two points."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for result in results:
         report = reports.report_of(result["id"])
-        key = (report["id"] if report else result["id"], _moment(result))
+        key = (report["id"] if report else result["id"], _moment(result), _analysis_of(result, jdv))
         groups.setdefault(key, []).append(result)
     chosen = []
     for group in groups.values():
@@ -220,6 +244,16 @@ def _one_per_report(
             continue
         chosen.append(next((r for r in group if in_unit(r, unit, system)), group[0]))
     return chosen
+
+
+def _analysis_of(result: dict[str, Any], jdv: JdvIndex) -> tuple[Any, str | None]:
+    """One key for a code and the codes the JDV links to it (14749-6 and 2345-7 alike)."""
+    system, code = primary_code(result)
+    codes = {(system or "", code or "")}
+    if system == LOINC and code:
+        for match in (*jdv.translate(LOINC, code), *jdv.translate(LOINC, code, reverse=True)):
+            codes.add((match.system, match.code))
+    return min(codes)
 
 
 def _shown(

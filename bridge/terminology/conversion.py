@@ -15,7 +15,8 @@ Three paths, tried in this order:
    molar mass, never silently.
 
 Converted values are rounded to the significant digits of the value converted,
-and never fewer than three (0.95 g/L → 5.27 mmol/L; 0.63 → 3.50). The converted
+and never fewer than three (0.95 g/L → 5.27 mmol/L; 0.63 → 3.50); a decimal shift
+(g/L → mg/dL) keeps exactly the digits the lab wrote (0.63 g/L → 63 mg/dL). The converted
 Observation says it was converted and keeps the original code and value in the
 ANS extension `mesures-original-data`, points to the original by derivedFrom, and
 carries the tag `converted` of the project CodeSystem `VIEW_SYSTEM` in meta.tag (a
@@ -98,6 +99,8 @@ def quantity_unit(q: dict[str, Any]) -> str:
     """The UCUM code of a Quantity; a unit without UCUM code is never converted (brief §10)."""
     if q.get("system") == UCUM and q.get("code"):
         return str(q["code"])
+    if not q.get("unit") and not q.get("code"):
+        raise ConversionRefused("unit-unknown", "the value has no unit: never converted")
     raise ConversionRefused(
         "unit-unknown",
         f"unit {q.get('unit')!r} is not a UCUM unit: kept as given, never converted",
@@ -250,6 +253,9 @@ def convert_observation(
         ConversionRefused: the unit is unknown, the dimension differs without a JDV
             factor, or the JDV has no factor for this analysis (`.reason` says which).
     """
+    q = observation.get("valueQuantity")
+    if not isinstance(q, dict) or "value" not in q:  # a withdrawn result is never answered
+        raise ConversionRefused("not-a-quantity", "the result has no quantity to convert")
     if in_unit(observation, to_unit, to_system) and not _ranges_elsewhere(observation):
         return copy.deepcopy(observation)
     siblings = list(siblings)
@@ -316,15 +322,30 @@ def convert_observation(
 
 
 def _bound_path(bound: dict[str, Any], value: dict[str, Any], path: Path) -> Path:
-    """A range bound in another unit of the same dimension is brought to the value's unit first."""
-    unit, value_unit = quantity_unit(bound), quantity_unit(value)
+    """How a range bound reaches the target unit.
+
+    A bound without any unit is read in the value's unit (labs leave it out beside the
+    value; the converted bound then says its unit). A bound in another unit of the
+    value's dimension is brought to the value's unit first; one already of the target's
+    dimension (a g/L range beside a mmol/L value, shown in g/L) goes there by UCUM.
+    """
+    value_unit = quantity_unit(value)
+    unit = value_unit if not (bound.get("unit") or bound.get("code")) else quantity_unit(bound)
     if unit == value_unit:
         return path
-    return Path(
-        path.target_unit,
-        before=path.before * ucum_factor(unit, value_unit),
-        jdv=path.jdv,
-        after=path.after,
+    if same_dimension(unit, value_unit):
+        return Path(
+            path.target_unit,
+            before=path.before * ucum_factor(unit, value_unit),
+            jdv=path.jdv,
+            after=path.after,
+        )
+    if same_dimension(unit, path.target_unit):
+        return Path(path.target_unit, before=ucum_factor(unit, path.target_unit))
+    raise ConversionRefused(
+        "unit-mismatch",
+        f"a reference range in {unit} beside a value in {value_unit}: "
+        f"neither can be brought to the other's unit here",
     )
 
 
@@ -344,13 +365,20 @@ def _ranges_elsewhere(observation: dict[str, Any]) -> bool:
 
 def _convert_quantity(q: dict[str, Any], path: Path) -> dict[str, Any]:
     number = Decimal(str(q["value"]))
-    digits = max(3, significant_digits(number))
+    digits = significant_digits(number)
+    if not _power_of_ten(path.factor):  # a decimal shift (g/L → mg/dL) adds no digit
+        digits = max(3, digits)
     out = {k: v for k, v in q.items() if k in ("comparator",)}
     # a factor of exactly 1 (10*9/L → /nL, or the value of a result whose range only is
     # converted) keeps the number as written
     out["value"] = number if path.factor == 1 else round_significant(number * path.factor, digits)
     out.update(unit=path.target_unit, system=UCUM, code=path.target_unit)
     return out
+
+
+def _power_of_ten(factor: Decimal) -> bool:
+    """1000, 0.01: moving the decimal point, exact, with the digits the lab wrote."""
+    return factor > 0 and factor.normalize().as_tuple().digits == (1,)
 
 
 def _tag(code: str) -> dict[str, str]:
@@ -375,10 +403,15 @@ def _sibling(
     wanted: Callable[[dict[str, Any]], bool],
 ) -> dict[str, Any] | None:
     """The report's own Observation of the same analysis (same code, or its JDV
-    correspondence), taken at the same time, that is `wanted` (in the target unit)."""
+    correspondence), taken at the same time, that is `wanted` (in the target unit).
+
+    It must be in another unit than the result: two Observations of one code in one
+    unit are two results (two techniques), not one result in two units.
+    """
     system, code = primary_code(observation)
     if not system or not code:
         return None
+    own_unit = observation["valueQuantity"].get("code")
     same = {(system, code)}
     if system == LOINC:
         same |= {(m.system, m.code) for m in jdv.translate(LOINC, code)}
@@ -388,6 +421,7 @@ def _sibling(
             continue
         if (
             primary_code(sibling) in same
+            and (sibling.get("valueQuantity") or {}).get("code") != own_unit
             and _effective(sibling) == moment
             and sibling.get("subject") == observation.get("subject")
             and wanted(sibling)
@@ -413,7 +447,7 @@ def _given_by_the_lab(
                 view.pop(key, None)
             view["meta"] = {"tag": [_tag("second-unit")]}
             view["valueQuantity"] = q
-            view["code"] = component["code"]
+            view["code"] = _second_unit_code(observation["code"], component.get("code", {}))
             view["referenceRange"] = component.get("referenceRange", [])
             if not view["referenceRange"]:
                 del view["referenceRange"]
@@ -421,3 +455,15 @@ def _given_by_the_lab(
                 view["derivedFrom"] = [{"reference": f"Observation/{observation['id']}"}]
             return view
     return None
+
+
+def _second_unit_code(own: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The code of a second unit's view: the component's own (the JDV correspondence the
+    mapping found), else the result's codings with the component's text: a view without
+    any coding would drop out of every client's grouping by code (brief §3: never drop
+    LOINC)."""
+    if given.get("coding"):
+        return given
+    code = {"coding": own["coding"]} if own.get("coding") else {}
+    text = given.get("text") or own.get("text")
+    return {**code, **({"text": text} if text else {})}

@@ -162,6 +162,29 @@ def test_in_a_third_unit_the_labs_own_value_of_that_dimension_is_scaled(loaded: 
     assert all(converted(o) for o in matches(bundle))
 
 
+def test_two_analyses_of_one_report_and_a_second_unit_without_its_own_code(
+    loaded: Api,
+) -> None:
+    """urea-glucose-2021-translation.xml: glucose and creatinine of one report asked
+    together are two points; the creatinine's second unit (8.8 mg/L, a translation the
+    JDV gives no code for) keeps the result's LOINC coding, in the view and in the
+    mesures-original-data of a further conversion."""
+    both = matches(get_series(loaded, GARNIER, "40193-5", "14682-9"))
+    assert {o["code"]["coding"][0]["code"] for o in both} >= {"40193-5", "14682-9"}
+    [creatinine] = [o for o in both if o["code"]["coding"][0]["code"] == "14682-9"]
+    stored = creatinine.get("id") or creatinine["derivedFrom"][0]["reference"].split("/")[1]
+    conventional = get_series(loaded, GARNIER, "14682-9", **{"unit-system": "conventional"})
+    assert values(conventional) == [(Decimal("8.8"), "mg/L")]  # the lab's own second unit
+    for unit, value in (("mg/L", "8.8"), ("mg/dL", "0.88")):
+        view = loaded.http.get(f"/Observation/{stored}/$convert-unit", params={"unit": unit}).json()
+        assert Decimal(str(view["valueQuantity"]["value"])) == Decimal(value), unit
+        assert view["code"]["coding"][0]["code"] == "14682-9"
+        for extension in view.get("extension", ()):
+            if extension["url"] == ORIGINAL_DATA:
+                [code] = [e for e in extension["extension"] if e["url"] == "original-code"]
+                assert code["valueCodeableConcept"]["coding"][0]["code"] == "14682-9"
+
+
 def test_convert_unit_or_say_why_not(loaded: Api) -> None:
     [first, _] = matches(get_series(loaded, MOREL, "718-7", unit="g/L"))
     done = loaded.http.get(f"/Observation/{first['id']}/$convert-unit", params={"unit": "g/dL"})
@@ -195,6 +218,19 @@ def test_series_parameters_are_checked(loaded: Api) -> None:
         answer = loaded.http.get("/Observation/$series", params=params)
         assert answer.status_code == 400, params
         assert answer.json()["resourceType"] == "OperationOutcome"
+    twice = loaded.http.get(
+        "/Observation/$series",
+        params=[("patient", "x"), ("code", f"{LOINC}|718-7"), ("unit", "g/L"), ("unit", "g/dL")],
+    )
+    assert twice.status_code == 400 and "unit is given more than once" in twice.text
+    # a UCUM unit none of the results can be shown in: 422, not every result in its own
+    patient = patient_id(loaded, ROUSSEL)
+    answer = loaded.http.get(
+        "/Observation/$series",
+        params={"patient": patient, "code": f"{LOINC}|40193-5", "unit": "kg"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert "none of the 2 results can be shown in kg" in answer.json()["issue"][0]["diagnostics"]
 
 
 def test_lastn_over_http(loaded: Api) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bridge.errors import ConversionRefused
 from bridge.results import convert_unit, lastn, series
 from bridge.store import Store
 from bridge.terminology import TerminologyService
@@ -15,6 +16,7 @@ from bridge.terminology.operations import InvalidRequest
 from tests.store.resources import GLUCOSE, HAEMOGLOBIN, LOINC, observation, report
 
 GLUCOSE_MASS = "53049-3"
+CREATININE = "14682-9"
 
 
 @pytest.fixture
@@ -191,6 +193,51 @@ def test_one_point_per_report_in_the_lab_unit(
     converted = convert_unit(store, terminology, "mmol", unit="g/L")
     assert converted["id"] == "mass" and converted["valueQuantity"]["value"] == Decimal("0.95")
     assert convert_unit(store, terminology, "mass", unit_system="SI")["id"] == "mmol"
+
+
+def test_two_analyses_of_one_report_asked_together_are_two_points(
+    store: Store, terminology: TerminologyService
+) -> None:
+    """Glucose and creatinine at the same time in one report, asked in one series: both
+    join (the one-point rule is for one analysis in two units, not for two analyses)."""
+    when = "2025-01-28T07:40:00+01:00"
+    put(
+        store,
+        observation("glu", code=GLUCOSE, date=when, value="6.2", unit="mmol/L"),
+        observation("crea", code=CREATININE, date=when, value="78", unit="umol/L"),
+        observation("crea-2", code=CREATININE, date="2025-03-10", value="85", unit="umol/L"),
+        report("one", "glu", "crea"),
+        report("two", "crea-2"),
+    )
+    for unit in (None, "umol/L", "mmol/L"):
+        found = series(
+            store, terminology, "p1", f"{LOINC}|{GLUCOSE},{LOINC}|{CREATININE}", unit=unit
+        )
+        codes = sorted(code for code, _, _ in points(found))
+        assert codes == [CREATININE, CREATININE, GLUCOSE], unit
+
+
+def test_a_result_without_value_is_never_answered_by_another(
+    store: Store, terminology: TerminologyService
+) -> None:
+    """A withdrawn creatinine (no value) asked in another unit: 422, never the report's
+    other creatinine (another technique) in its place; nor is another technique's result
+    in the same unit taken for a second unit of this one."""
+    when = "2025-02-03T08:00:00+01:00"
+    put(
+        store,
+        observation("jaffe", code=CREATININE, date=when, status="cancelled"),
+        observation("enzymatic", code=CREATININE, date=when, value="52", unit="umol/L"),
+        observation("jaffe-2", code=CREATININE, date=when, value="61", unit="umol/L"),
+        report("both", "jaffe", "enzymatic", "jaffe-2"),
+    )
+    for unit in ("umol/L", "mmol/L", "mg/L"):
+        with pytest.raises(ConversionRefused) as refused:
+            convert_unit(store, terminology, "jaffe", unit=unit)
+        assert refused.value.reason == "not-a-quantity"
+    view = convert_unit(store, terminology, "jaffe-2", unit="mmol/L")
+    assert view["valueQuantity"]["value"] == Decimal("0.0610")
+    assert view["derivedFrom"] == [{"reference": "Observation/jaffe-2"}]
 
 
 def test_the_series_unit_order(store: Store, terminology: TerminologyService) -> None:

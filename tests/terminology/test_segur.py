@@ -299,7 +299,8 @@ def test_another_dimension_is_named_as_such(
 
 def test_a_range_in_another_unit_is_brought_to_the_value_unit(jdv: JdvIndex) -> None:
     """1.05 g/L with a range in g/L and another in mg/dL: shown in g/L, every bound is in
-    g/L (63–126 mg/dL → 0.630–1.26), the value as the lab wrote it."""
+    g/L (63–126 mg/dL → 0.63–1.26: a decimal shift keeps the lab's digits), the value as
+    the lab wrote it."""
     obs = result("53049-3", "1.05", "g/L")
     obs["referenceRange"] = [
         {"high": quantity("1.10", "g/L")},
@@ -309,8 +310,50 @@ def test_a_range_in_another_unit_is_brought_to_the_value_unit(jdv: JdvIndex) -> 
     assert shown["valueQuantity"]["value"] == Decimal("1.05")
     ranges = shown["referenceRange"]
     found = [(rr.get("low", {}).get("value"), rr["high"]["value"]) for rr in ranges]
-    assert found == [(None, Decimal("1.10")), (Decimal("0.630"), Decimal("1.26"))]
+    assert found == [(None, Decimal("1.10")), (Decimal("0.63"), Decimal("1.26"))]
+    assert str(ranges[1]["low"]["value"]) == "0.63"
     assert {b["code"] for rr in shown["referenceRange"] for b in rr.values()} == {"g/L"}
     assert shown["meta"]["tag"][0]["code"] == "converted"
     assert shown["derivedFrom"] == [{"reference": f"Observation/{obs['id']}"}]
     assert convert_observation(shown, jdv, to_unit="g/L") == shown  # nothing left to convert
+
+
+def test_a_decimal_shift_keeps_the_labs_digits(jdv: JdvIndex) -> None:
+    """0.63 g/L is 63 mg/dL, not 63.0; 1.10 g/L is 110; 8.8 mg/L is 0.88 mg/dL."""
+    for value, unit, target, expected in [
+        ("0.63", "g/L", "mg/dL", "63"),
+        ("1.10", "g/L", "mg/dL", "110"),
+        ("8.8", "mg/L", "mg/dL", "0.88"),
+        ("132", "g/L", "g/dL", "13.2"),
+    ]:
+        shown = convert_observation(result("718-7", value, unit), jdv, to_unit=target)
+        assert str(shown["valueQuantity"]["value"]) == expected, (value, unit, target)
+
+
+def test_a_range_without_unit_is_read_in_the_values_unit(jdv: JdvIndex) -> None:
+    """0.95 g/L, range 0.63–1.10 written without a unit: shown in mmol/L, the range too."""
+    obs = result("53049-3", "0.95", "g/L")
+    obs["referenceRange"] = [
+        {"low": {"value": Decimal("0.63")}, "high": {"value": Decimal("1.10")}}
+    ]
+    shown = convert_observation(obs, jdv, to_unit="mmol/L")
+    assert shown["valueQuantity"]["value"] == Decimal("5.27")
+    assert bounds(shown) == (Decimal("3.50"), Decimal("6.11"))
+    assert {b["code"] for b in shown["referenceRange"][0].values()} == {"mmol/L"}
+
+
+def test_a_range_in_the_targets_unit_beside_the_value_goes_there_by_ucum(jdv: JdvIndex) -> None:
+    """5.3 mmol/L with its range written in g/L, shown in g/L: the value by the JDV
+    factor, the range as the lab wrote it."""
+    obs = result("14749-6", "5.3", "mmol/L")
+    obs["referenceRange"] = [{"low": quantity("0.70", "g/L"), "high": quantity("1.10", "g/L")}]
+    shown = convert_observation(obs, jdv, to_unit="g/L")
+    assert shown["valueQuantity"]["value"] == Decimal("0.954")
+    assert bounds(shown) == (Decimal("0.70"), Decimal("1.10"))
+
+
+def test_the_refusal_of_a_value_without_unit_says_so(jdv: JdvIndex) -> None:
+    obs = result("14749-6", "5.3", "mmol/L")
+    obs["valueQuantity"] = {"value": Decimal("5.3")}
+    with pytest.raises(ConversionRefused, match="the value has no unit"):
+        convert_observation(obs, jdv, to_unit="g/L")

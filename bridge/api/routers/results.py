@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from bridge import results
 from bridge.api.openapi import documented
-from bridge.api.outcomes import FhirResponse
+from bridge.api.outcomes import ApiError, FhirResponse
 from bridge.api.requests import base_url
 from bridge.api.state import authorized
 
@@ -35,6 +35,14 @@ UnitSystemParam = Annotated[
         pattern="^(SI|conventional)$",
     ),
 ]
+
+
+def _once(request: Request, *names: str) -> None:
+    """Parameters the OperationDefinitions give max 1: a repeat is refused, never one of
+    the values silently chosen."""
+    for name in names:
+        if len(request.query_params.getlist(name)) > 1:
+            raise ApiError("invalid-request", f"{name} is given more than once (max 1)")
 
 
 @router.get(
@@ -61,6 +69,7 @@ async def observation_series(
     ] = None,
 ) -> Response:
     state = await authorized(request, "read")
+    _once(request, "patient", "unit", "unit-system")
     bundle = await run_in_threadpool(
         results.series,
         state.store,
@@ -118,6 +127,7 @@ async def observation_convert_unit(
     unit_system: UnitSystemParam = None,
 ) -> Response:
     state = await authorized(request, "read")
+    _once(request, "unit", "unit-system")
     converted = await run_in_threadpool(
         results.convert_unit,
         state.store,

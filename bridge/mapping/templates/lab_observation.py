@@ -36,6 +36,12 @@ REPLACED = {
     "coding": [{"system": DATA_ABSENT_REASON, "code": "unknown", "display": "Unknown"}],
     "text": "replaced by another examination",
 }
+# A value the document writes but that cannot be read (not a number, beyond a FHIR
+# decimal): never silently a result without value; the issue list says what was written
+UNREADABLE = {
+    "coding": [{"system": DATA_ABSENT_REASON, "code": "error", "display": "Error"}],
+    "text": "value written in the report but not readable",
+}
 
 
 def result_code(result: Any, ctx: MappingContext, *, compared: bool = True) -> dict[str, Any]:
@@ -88,6 +94,8 @@ def map_lab_observation(
         obs[value[0]] = value[1]
     elif withdrawn:
         obs["dataAbsentReason"] = NOT_PERFORMED if result.status == "aborted" else REPLACED
+    elif result.value is not None:
+        obs["dataAbsentReason"] = UNREADABLE
     # Observation.interpretation
     interpretation = interpretations(result.interpretations, ctx)
     if interpretation:

@@ -41,6 +41,17 @@ def test_obsolete_result_says_it_was_replaced_and_shows_no_current_value() -> No
     assert obs["dataAbsentReason"]["text"] == "replaced by another examination"
 
 
+@pytest.mark.parametrize(
+    "written", ["1e300", "cinq", "12345678901234567890.5"], ids=["huge", "word", "digits"]
+)
+def test_an_unreadable_value_is_an_absent_value_with_its_reason(written: str) -> None:
+    """Never a result that silently has no value: dataAbsentReason error, and the issue."""
+    [obs], _, issues = observations(result(f'<value xsi:type="PQ" value="{written}" unit="g/L"/>'))
+    assert "valueQuantity" not in obs
+    assert obs["dataAbsentReason"]["coding"][0]["code"] == "error"
+    assert "invalid-number" in [i.code for i in issues]
+
+
 def test_aborted_result_with_a_value_shows_no_current_value() -> None:
     [obs], _, _ = observations(result(status="aborted"))
     assert "valueQuantity" not in obs
