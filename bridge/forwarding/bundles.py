@@ -12,13 +12,14 @@ store), and a server checking the references of what a transaction writes would
 refuse that reference once the report is deleted in the same transaction.
 
 Which version of each resource:
-- the version the row's ingestion left (written, or kept as a more recent document
-  wrote it): the document as it was stored, even when a later document replaced the
-  report since (the later row deletes it, in order);
-- a newer version when everything it refers to is in the Bundle too (a superseded
-  DocumentReference, a laboratory's new address): the destination never goes back to
-  an older content that way. A newer version that refers elsewhere (the request a
-  replacement points at its own encounter) waits for the row that carries it;
+- the current one, whatever row wrote it: a row delivered late (a retried dead row, or
+  the first of several reports of a patient stored before the worker got to them)
+  never sends a patient's older address or a request's older encounter over what a
+  later row delivered, so the destination's content only moves forward. What the
+  current version refers to comes along (below), so the Bundle stays complete;
+- for a resource deleted now: the version the row's ingestion left (the report as it
+  was stored, deleted by the later row that replaced it, in order), or a deletion when
+  a later row of the patient was delivered already;
 - what those refer to and the row does not name, as stored now (the earlier report's
   encounter, which its superseded DocumentReference names); when deleted now, with its
   last content, then deleted again by the second Bundle.
@@ -37,7 +38,7 @@ from typing import Any
 from bridge.forwarding.errors import MissingResource
 from bridge.forwarding.outbox import OutboxRow
 from bridge.mapping import dumps
-from bridge.store import ResourceDeleted, ResourceNotFound, Store, Stored
+from bridge.store import ResourceDeleted, ResourceNotFound, Store
 
 __all__ = ["transactions"]
 
@@ -45,11 +46,10 @@ __all__ = ["transactions"]
 def transactions(store: Store, row: OutboxRow, base: str, *, later_delivered: bool) -> list[bytes]:
     """The Bundles of `row` for the destination at `base`, serialised, in order: its PUTs,
     then its DELETEs (when it deletes anything)."""
-    inside = {reference for reference, _ in row.put}
     resources: dict[str, dict[str, Any]] = {}
     deletes = dict.fromkeys(row.delete)  # an ordered set
     for reference, version in row.put:
-        resource = _version_to_send(store, reference, version, inside, later_delivered)
+        resource = _version_to_send(store, reference, version, later_delivered)
         if resource is None:  # deleted now, and to be sent deleted
             deletes[reference] = None
             resource = _last_content(store, reference)
@@ -74,22 +74,17 @@ def _bundle(entries: list[dict[str, Any]]) -> bytes:
 
 
 def _version_to_send(
-    store: Store, reference: str, version: int, inside: set[str], later_delivered: bool
+    store: Store, reference: str, version: int, later_delivered: bool
 ) -> dict[str, Any] | None:
     """The content to PUT (meta aside); None to send the resource deleted."""
     resource_type, _, resource_id = reference.partition("/")
     try:
-        current: Stored | None = store.read(resource_type, resource_id)
+        return _without_version(store.read(resource_type, resource_id).resource())
     except ResourceDeleted:
         if later_delivered:
             return None
-        current = None
     except ResourceNotFound as exc:
         raise MissingResource(f"{reference} is not in the store") from exc
-    if current is not None and current.version_id >= version:
-        resource = current.resource()
-        if current.version_id == version or set(_references(resource)) <= inside:
-            return _without_version(resource)
     try:
         return _without_version(store.vread(resource_type, resource_id, version).resource())
     except ResourceNotFound as exc:

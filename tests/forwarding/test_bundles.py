@@ -14,8 +14,8 @@ from bridge.forwarding.bundles import transactions
 from bridge.forwarding.errors import DeliveryFailed, MissingResource
 from bridge.forwarding.worker import loggable
 from bridge.mapping import convert
-from bridge.store import Store
-from tests.helpers import EXAMPLES, example_files
+from bridge.store import ResourceDeleted, Store
+from tests.helpers import EXAMPLES, corpus_files, example_files, renumbered
 
 BASE = "http://down.example/fhir"
 ORIGINAL, REPLACEMENT = "glucose-two-units.xml", "glucose-replacement.xml"
@@ -147,6 +147,32 @@ def test_a_row_retried_after_a_later_one_was_delivered_sends_deletions(store: St
     writes, deletions = _bundles(store, original, later_delivered=True)
     assert_complete(writes)
     assert _deleted(deletions) == set(replacement.delete)  # never brings the report back
+
+
+@pytest.mark.parametrize("later_delivered", [False, True])
+def test_a_row_delivered_late_never_sends_older_content(
+    store: Store, later_delivered: bool
+) -> None:
+    """Every example, and ANS documents (when present) as one patient's reports, stored
+    before any delivery (a patient's several reports, a replacement): each row's Bundle carries the current content of every resource the
+    store holds now, complete, so the destination never goes back to an older address,
+    practitioner or encounter, whether the row goes in order or is retried late."""
+    outbox = _forwarding(store)
+    for path in example_files():
+        store.ingest(convert(path.read_bytes()))
+    for n, path in enumerate(corpus_files()[:8]):  # one patient's reports from many labs
+        store.ingest(convert(renumbered(path.read_bytes(), n, 4_242_424)))
+    for row in outbox.rows():
+        writes, *_ = _bundles(store, row, later_delivered=later_delivered)
+        assert_complete(writes)
+        for entry in writes["entry"]:
+            resource_type, resource_id = entry["request"]["url"].split("/")
+            try:
+                current = store.read(resource_type, resource_id).resource()
+            except ResourceDeleted:
+                continue
+            current.pop("meta")
+            assert entry["resource"] == current, entry["request"]["url"]
 
 
 def test_a_row_naming_what_the_store_never_held_cannot_be_sent(store: Store) -> None:
