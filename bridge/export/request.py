@@ -44,6 +44,17 @@ __all__ = [
 Level = Literal["system", "patient"]
 OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
 MAX_PATIENTS = 1000
+
+
+def _media_type(value: str) -> str:
+    """The media type of an `_outputFormat`, its parameters aside (`;charset=utf-8`) and
+    a `+` a client left unencoded (read back as a space) restored.
+
+    >>> _media_type("application/fhir ndjson; charset=utf-8")
+    'application/fhir+ndjson'
+    """
+    return value.split(";", 1)[0].strip().replace(" ", "+").lower()
+
 # _typeFilter searches of one export, each held to a search's own limits: the export
 # reads rows matching any of them in one statement (SQLite refused 1,100 of them as
 # "Expression tree is too large", after the kick-off had been accepted).
@@ -194,7 +205,7 @@ def parse_kickoff(level: Level, pairs: list[tuple[str, Any]], *, lenient: bool) 
     patients: list[str] = []
     for name, value in pairs:
         if name == "_outputFormat":
-            if _text(name, value).strip() not in OUTPUT_FORMATS:
+            if _media_type(_text(name, value)) not in OUTPUT_FORMATS:
                 reader.unsupported(f"_outputFormat {value}: only NDJSON ({OUTPUT_FORMATS[0]})")
         elif name == "_since":
             since = _since(_text(name, value))

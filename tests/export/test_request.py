@@ -46,7 +46,17 @@ def test_unsupported_is_refused_or_left_aside(
     assert len(lenient.ignored) == 1 and left_aside in lenient.ignored[0]
 
 
-@pytest.mark.parametrize("value", ["application/fhir+ndjson", "application/ndjson", "ndjson"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "application/fhir+ndjson",
+        "application/ndjson",
+        "ndjson",
+        "application/fhir ndjson",  # a + left unencoded in the query string
+        "application/fhir+ndjson; charset=utf-8",
+        "Application/FHIR+NDJSON",
+    ],
+)
 def test_the_three_names_of_ndjson(value: str) -> None:
     assert parse_kickoff("system", [("_outputFormat", value)], lenient=False).ignored == ()
 
