@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -137,6 +139,22 @@ def _ignore_interrupts() -> None:
     """Ctrl-C is the main process's to handle (it keeps the manifest for --resume); the
     workers finish the document at hand and are shut down with the pool."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent()
+
+
+def exit_with_parent(interval: float = 1.0) -> None:
+    """In a pool worker: leave when the main process is gone. Killed with SIGKILL, it
+    cannot shut its pool down, and the workers, blocked on a pipe nobody reads, would
+    stay for ever (each a converter's memory), one set per interrupted run."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def run(

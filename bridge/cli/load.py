@@ -63,7 +63,9 @@ def _converted(
         for path in files:
             yield _convert(str(path), max_bytes, database_url)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    from bridge.cli.batch import exit_with_parent
+
+    with ProcessPoolExecutor(max_workers=jobs, initializer=exit_with_parent) as pool:
         pending: deque[Future[Converted]] = deque()
         for path in files:
             pending.append(pool.submit(_convert, str(path), max_bytes, database_url))

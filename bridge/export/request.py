@@ -55,6 +55,7 @@ def _media_type(value: str) -> str:
     """
     return value.split(";", 1)[0].strip().replace(" ", "+").lower()
 
+
 # _typeFilter searches of one export, each held to a search's own limits: the export
 # reads rows matching any of them in one statement (SQLite refused 1,100 of them as
 # "Expression tree is too large", after the kick-off had been accepted).

@@ -313,3 +313,37 @@ def test_ndjson_of_an_earlier_run_in_the_directory_is_pointed_out(tmp_path: Path
     result = crbio("convert", EXAMPLES / "trod-covid.xml", "-o", "bulk", "--format", "ndjson")
     assert result.exit_code == 0, result.output
     assert "also holds Immunization.ndjson, not written by this run" in flat(result.stderr)
+
+
+def _children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in found.read_text().split()] if found.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    """Running, or sleeping: a zombie waiting for its new parent to reap it has ended."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_workers_leave_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """A run killed with SIGKILL cannot shut its pool down: its workers notice and exit,
+    rather than staying blocked on a pipe nobody reads."""
+    tree_of_variants(tmp_path / "in", 60)
+    killed = convert_process("in", "-o", "out", "--format", "ndjson", "-j", "2", cwd=tmp_path)
+    manifest = tmp_path / "out" / ".crbio-convert" / "manifest.sqlite3"
+    deadline = time.monotonic() + 120
+    while recorded(manifest) < 3 and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = _children(killed.pid)
+    assert workers, "no pool worker found"
+    killed.send_signal(signal.SIGKILL)
+    assert finish(killed)[0] == -signal.SIGKILL
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)], "workers outlived their main process"

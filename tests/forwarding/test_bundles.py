@@ -154,9 +154,10 @@ def test_a_row_delivered_late_never_sends_older_content(
     store: Store, later_delivered: bool
 ) -> None:
     """Every example, and ANS documents (when present) as one patient's reports, stored
-    before any delivery (a patient's several reports, a replacement): each row's Bundle carries the current content of every resource the
-    store holds now, complete, so the destination never goes back to an older address,
-    practitioner or encounter, whether the row goes in order or is retried late."""
+    before any delivery (a replacement too): each row's Bundle carries the current
+    content of every resource the store holds now, complete, so the destination never
+    goes back to an older address, practitioner or encounter, whether the row goes in
+    order or is retried late."""
     outbox = _forwarding(store)
     for path in example_files():
         store.ingest(convert(path.read_bytes()))
