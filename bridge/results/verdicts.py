@@ -11,7 +11,7 @@ details.text in French and English, expression naming the entries concerned.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bridge.terminology import JdvIndex, compare
@@ -82,7 +82,12 @@ def series_issues(points: Sequence[Point], jdv: JdvIndex) -> list[dict[str, Any]
         if point.refused:
             issues.append(issue(cannot_convert(point.refused), (point.position,), scope="result"))
     if len(points) == 1:  # what the code alone says of this analysis
-        verdicts.append(_pair(points[0], points[0], jdv))
+        alone = _pair(points[0], points[0], jdv)
+        if alone.comparable:  # not "same code, same unit": there is nothing beside it
+            code = points[0].observation.get("code", {}).get("coding", [{}])[0].get("code")
+            reason = f"one result: {code} has comparability level {alone.level} in the JDV"
+            alone = replace(alone, reason=reason)
+        verdicts.append(alone)
     whole = next((v for v in verdicts if not v.comparable), None) or next(
         (v for v in verdicts if v.verdict == "comparable-after-conversion"), verdicts[0]
     )

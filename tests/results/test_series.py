@@ -240,6 +240,19 @@ def test_a_result_without_value_is_never_answered_by_another(
     assert view["derivedFrom"] == [{"reference": "Observation/jaffe-2"}]
 
 
+def test_a_single_result_is_described_on_its_own(
+    store: Store, terminology: TerminologyService
+) -> None:
+    put(store, observation("one", code=GLUCOSE, date="2025-02-01", value="5.3", unit="mmol/L"))
+    found = series(store, terminology, "p1", f"{LOINC}|{GLUCOSE}")
+    [whole] = found["entry"][-1]["resource"]["issue"]
+    assert whole["severity"] == "information"
+    assert (
+        whole["diagnostics"]
+        == f"whole series: one result: {GLUCOSE} has comparability level 1 in the JDV"
+    )
+
+
 def test_the_series_unit_order(store: Store, terminology: TerminologyService) -> None:
     put(
         store,
