@@ -297,7 +297,8 @@ def convert_observation(
     for rr in converted.get("referenceRange", ()):
         for bound in ("low", "high"):
             if bound in rr:
-                rr[bound] = _convert_quantity(rr[bound], _bound_path(rr[bound], original, path))
+                bound_path = _bound_path(rr[bound], observation, path, jdv)
+                rr[bound] = _convert_quantity(rr[bound], bound_path)
     if path.jdv is not None:
         coding = {"system": LOINC, "code": path.jdv.code}
         if path.jdv.display:
@@ -321,15 +322,19 @@ def convert_observation(
     return converted
 
 
-def _bound_path(bound: dict[str, Any], value: dict[str, Any], path: Path) -> Path:
+def _bound_path(
+    bound: dict[str, Any], observation: dict[str, Any], path: Path, jdv: JdvIndex
+) -> Path:
     """How a range bound reaches the target unit.
 
     A bound without any unit is read in the value's unit (labs leave it out beside the
     value; the converted bound then says its unit). A bound in another unit of the
     value's dimension is brought to the value's unit first; one already of the target's
-    dimension (a g/L range beside a mmol/L value, shown in g/L) goes there by UCUM.
+    dimension (a g/L range beside a mmol/L value, shown in g/L) goes there by UCUM; one
+    in the unit of the JDV counterpart (g/L beside mmol/L, shown in mmol/L) by that
+    counterpart's own factor, as its result would be.
     """
-    value_unit = quantity_unit(value)
+    value_unit = quantity_unit(observation["valueQuantity"])
     unit = value_unit if not (bound.get("unit") or bound.get("code")) else quantity_unit(bound)
     if unit == value_unit:
         return path
@@ -342,6 +347,14 @@ def _bound_path(bound: dict[str, Any], value: dict[str, Any], path: Path) -> Pat
         )
     if same_dimension(unit, path.target_unit):
         return Path(path.target_unit, before=ucum_factor(unit, path.target_unit))
+    system, code = primary_code(observation)
+    for match in jdv.translate(LOINC, code or "") if system == LOINC else ():
+        if same_dimension(unit, match.property("target-unit") or "1"):
+            counterpart = {
+                "code": {"coding": [{"system": LOINC, "code": match.code}]},
+                "valueQuantity": {"value": bound["value"], "system": UCUM, "code": unit},
+            }
+            return plan_conversion(counterpart, jdv, to_unit=path.target_unit)
     raise ConversionRefused(
         "unit-mismatch",
         f"a reference range in {unit} beside a value in {value_unit}: "

@@ -357,3 +357,16 @@ def test_the_refusal_of_a_value_without_unit_says_so(jdv: JdvIndex) -> None:
     obs["valueQuantity"] = {"value": Decimal("5.3")}
     with pytest.raises(ConversionRefused, match="the value has no unit"):
         convert_observation(obs, jdv, to_unit="g/L")
+
+
+def test_a_range_in_the_counterparts_unit_goes_by_the_counterparts_factor(
+    jdv: JdvIndex,
+) -> None:
+    """5.3 mmol/L with its range written in g/L, shown in mmol/L: the value as written,
+    the range by the g/L code's own JDV factor (0.70 g/L × 5.551 = 3.89 mmol/L)."""
+    obs = result("14749-6", "5.3", "mmol/L")
+    obs["referenceRange"] = [{"low": quantity("0.70", "g/L"), "high": quantity("1.10", "g/L")}]
+    shown = convert_observation(obs, jdv, to_unit="mmol/L")
+    assert shown["valueQuantity"]["value"] == Decimal("5.3")
+    assert bounds(shown) == (Decimal("3.89"), Decimal("6.11"))
+    assert {b["code"] for b in shown["referenceRange"][0].values()} == {"mmol/L"}
