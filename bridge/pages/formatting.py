@@ -76,7 +76,7 @@ ABSENT_REASONS = {
     "not-applicable": "Non applicable",
     "unsupported": "Non pris en charge",
     "as-text": "Voir le texte",
-    "error": "Erreur",
+    "error": "Valeur illisible dans le compte rendu",
     "not-a-number": "Non numérique",
     "negative-infinity": "Valeur infiniment basse",
     "positive-infinity": "Valeur infiniment haute",
@@ -223,8 +223,9 @@ def observation_label(observation: dict[str, Any]) -> str:
 def format_value(observation: dict[str, Any]) -> str:
     """The result as the lab gave it, whatever its FHIR type (a result withdrawn or not
     yet given says so: "Annulé", "En attente")."""
-    if observation.get("status") in RESULT_STATUSES and "dataAbsentReason" not in observation:
-        return RESULT_STATUSES[observation["status"]]
+    status = observation.get("status")
+    if status in RESULT_STATUSES and _absent_reason(observation) != "not-performed":
+        return RESULT_STATUSES[status]  # a withdrawn result says so, never "Inconnu"
     if "valueQuantity" in observation:
         return format_quantity(observation["valueQuantity"])
     if "valueString" in observation:
@@ -244,10 +245,21 @@ def format_value(observation: dict[str, Any]) -> str:
     if "valueDateTime" in observation:
         return format_date(observation["valueDateTime"])
     if "dataAbsentReason" in observation:
-        reason = observation["dataAbsentReason"]
-        codes = [c.get("code") for c in reason.get("coding", ()) if c.get("code") in ABSENT_REASONS]
-        return ABSENT_REASONS[codes[0]] if codes else coding_label(reason) or "Absent"
+        code = _absent_reason(observation)
+        return (
+            ABSENT_REASONS[code]
+            if code
+            else coding_label(observation["dataAbsentReason"]) or "Absent"
+        )
     return ""
+
+
+def _absent_reason(observation: dict[str, Any]) -> str | None:
+    """The dataAbsentReason code this page knows, if any."""
+    reason = observation.get("dataAbsentReason") or {}
+    return next(
+        (c["code"] for c in reason.get("coding", ()) if c.get("code") in ABSENT_REASONS), None
+    )
 
 
 def interpretation(observation: dict[str, Any]) -> tuple[str, bool]:

@@ -15,6 +15,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from bridge.mapping.templates.lab_observation import WITHDRAWN_NOTE
+from bridge.mapping.templates.observation_parts import REPLACED_NOTE
 from bridge.pages.formatting import (
     coding_label,
     format_date,
@@ -51,6 +53,9 @@ STATUSES = {
     "appended": "Complété",
     "cancelled": "Annulé",
     "entered-in-error": "Saisi par erreur",
+}
+_CONVERTER_NOTES = {
+    REPLACED_NOTE: "Remplacé par un autre examen (résultat annulé par le laboratoire)"
 }
 NOTE_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note"
 _LAB_CATEGORY = {"LAB", "laboratory"}
@@ -117,13 +122,25 @@ def _row(observation: dict[str, Any], depth: int) -> ResultRow:
         abnormal=abnormal,
         code=history_code(observation) if current and not group else None,
         is_group=group,
-        notes=tuple(n["text"] for n in observation.get("note", ()) if n.get("text")),
+        notes=_notes(observation),
         also=tuple(
             (format_value(c), " ; ".join(format_range(r) for r in c.get("referenceRange", ())))
             for c in observation.get("component", ())
             if "valueQuantity" in c
         ),
     )
+
+
+def _notes(observation: dict[str, Any]) -> tuple[str, ...]:
+    """The lab's comments, in its words; the converter's own notes in French, and never
+    the value of a withdrawn result (a GP would read it beside the valid one)."""
+    notes = []
+    for note in observation.get("note", ()):
+        text = note.get("text")
+        if not text or text.startswith(WITHDRAWN_NOTE):
+            continue
+        notes.append(_CONVERTER_NOTES.get(text, text))
+    return tuple(notes)
 
 
 def result_rows(report: dict[str, Any], observations: dict[str, dict[str, Any]]) -> list[ResultRow]:

@@ -109,6 +109,17 @@ def test_a_replaced_report_says_so_and_links_to_the_report_in_force(site: Site) 
     assert "Compte rendu remplacé" not in page(site, f"/reports/{new}")
 
 
+def test_a_withdrawn_result_shows_no_value_and_says_why_in_french(site: Site) -> None:
+    """null-flavors.xml: the Jaffé creatinine (61 umol/L, obsolete, replaced by the
+    enzymatic 52) is "Annulé", its withdrawn value nowhere, no English note."""
+    html = page(site, f"/reports/{site.reports['null-flavors.xml']}")
+    row = html[html.index("Créatinine (Jaffé)") :]
+    row = row[: row.index("</tr>")]
+    assert "Annulé" in row and "Remplacé par un autre examen" in row
+    assert "61" not in row and "Inconnu" not in row
+    assert "withdrawn" not in html and "replaced by another" not in html
+
+
 def test_a_censored_result_is_drawn_as_a_bound_not_a_measured_point(site: Site) -> None:
     """CRP "< 1,0 mg/L": the chart points toward the values it may take, the legend says so."""
     patient = site.patient_id(CENSORED_CRP)

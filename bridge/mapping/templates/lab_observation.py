@@ -36,6 +36,8 @@ REPLACED = {
     "coding": [{"system": DATA_ABSENT_REASON, "code": "unknown", "display": "Unknown"}],
     "text": "replaced by another examination",
 }
+# The note keeping a withdrawn result's value (never a current value, brief §3)
+WITHDRAWN_NOTE = "value reported but withdrawn"
 # A value the document writes but that cannot be read (not a number, beyond a FHIR
 # decimal): never silently a result without value; the issue list says what was written
 UNREADABLE = {
@@ -103,9 +105,7 @@ def map_lab_observation(
     # Observation.note: comments, and "replaced" for an obsolete result
     note = notes(result.comments, ctx, obsolete=result.status == "obsolete")
     if withdrawn and value is not None and value[0] != "dataAbsentReason":
-        note.append(
-            {"text": f"value reported but withdrawn ({result.status}): {display_value(value)}"}
-        )
+        note.append({"text": f"{WITHDRAWN_NOTE} ({result.status}): {display_value(value)}"})
     if note:
         obs["note"] = note
     # Observation.method: methodCode (TCCR reagent code or free text)
