@@ -107,7 +107,7 @@ def _has_value(observation: dict[str, Any]) -> bool:
     return any(key.startswith("value") for key in observation) or "dataAbsentReason" in observation
 
 
-def _row(observation: dict[str, Any], depth: int) -> ResultRow:
+def _row(observation: dict[str, Any], depth: int, *, linked: bool = True) -> ResultRow:
     flag, abnormal = interpretation(observation)
     ranges = [format_range(r) for r in observation.get("referenceRange", ())]
     value = format_value(observation)
@@ -120,7 +120,7 @@ def _row(observation: dict[str, Any], depth: int) -> ResultRow:
         reference=" ; ".join(filter(None, ranges)),
         interpretation=flag,
         abnormal=abnormal,
-        code=history_code(observation) if current and not group else None,
+        code=history_code(observation) if current and linked and not group else None,
         is_group=group,
         notes=_notes(observation),
         also=tuple(
@@ -144,18 +144,25 @@ def _notes(observation: dict[str, Any]) -> tuple[str, ...]:
 
 
 def result_rows(report: dict[str, Any], observations: dict[str, dict[str, Any]]) -> list[ResultRow]:
-    """The report's results in its order, each battery followed by its members."""
+    """The report's results in its order, each battery followed by its members.
+
+    What belongs to an isolate (an Observation with a value, the organism, and members:
+    its count, its antibiogram) links to no history: a series of one MIC code mixes every
+    organism ever tested, and would draw E. coli's "resistant" beside a streptococcus's
+    "sensitive" as if one germ changed.
+    """
     rows: list[ResultRow] = []
 
-    def walk(references: list[dict[str, Any]], depth: int) -> None:
+    def walk(references: list[dict[str, Any]], depth: int, linked: bool) -> None:
         for reference in references:
             found = observations.get(reference.get("reference", "").partition("/")[2])
             if found is None or depth > 8:
                 continue
-            rows.append(_row(found, depth))
-            walk(found.get("hasMember", []), depth + 1)
+            rows.append(_row(found, depth, linked=linked))
+            isolate = bool(found.get("hasMember")) and _has_value(found)
+            walk(found.get("hasMember", []), depth + 1, linked and not isolate)
 
-    walk(report.get("result", []), 0)
+    walk(report.get("result", []), 0, True)
     return rows
 
 
