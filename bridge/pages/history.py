@@ -69,8 +69,9 @@ class History:
 
     @property
     def quantitative(self) -> bool:
-        """Whether units mean anything here (a coded or text result has none)."""
-        return any(row.quantitative for row in self.rows)
+        """Whether units mean anything here (a coded or text result, or a number without
+        unit such as an INR, has none)."""
+        return any(row.quantitative for row in self.rows) and self.unit != ""
 
     @property
     def warnings(self) -> list[Alert]:
@@ -114,14 +115,22 @@ def _stored_id(observation: dict[str, Any]) -> str:
     return str(reference).partition("/")[2]
 
 
+def _unit_of(quantity: dict[str, Any]) -> str | None:
+    """A quantity's UCUM code; "" for a number without unit (an INR), None without value."""
+    if quantity.get("value") is None:
+        return None
+    return str(quantity.get("code") or "") if not quantity.get("unit") else quantity.get("code")
+
+
 def _chart_unit(observations: list[dict[str, Any]]) -> str | None:
-    """The unit of the series: the one most of its points are in (ties: the latest)."""
-    units = [o["valueQuantity"].get("code") for o in observations if "valueQuantity" in o]
-    counts = Counter(u for u in units if u)
+    """The unit of the series: the one most of its points are in (ties: the latest); ""
+    when they are numbers without unit (an INR is drawn too)."""
+    units = [_unit_of(o["valueQuantity"]) for o in observations if "valueQuantity" in o]
+    counts = Counter(u for u in units if u is not None)
     if not counts:
         return None
     best = max(counts.values())
-    return next(u for u in reversed(units) if u and counts[u] == best)
+    return next(u for u in reversed(units) if u is not None and counts[u] == best)
 
 
 def _alerts(issues: list[dict[str, Any]], dates: list[str]) -> list[Alert]:
@@ -185,7 +194,7 @@ def read_series(store: Store, bundle: dict[str, Any]) -> History:
         report = reports.report_of(_stored_id(observation))
         moment = _moment(effective(observation))
         value = _number(quantity.get("value"))
-        plotted = value is not None and unit is not None and quantity.get("code") == unit
+        plotted = value is not None and unit is not None and _unit_of(quantity) == unit
         date = format_date(effective(observation))
         rows.append(
             HistoryRow(

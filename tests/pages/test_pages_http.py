@@ -120,6 +120,15 @@ def test_a_withdrawn_result_shows_no_value_and_says_why_in_french(site: Site) ->
     assert "withdrawn" not in html and "replaced by another" not in html
 
 
+def test_a_number_without_unit_is_charted_without_a_unit_switch(site: Site) -> None:
+    """An INR (0,98, REAL without unit) is a point on the chart, not "unité différente"."""
+    patient = site.patient_id("291011305512920")  # null-flavors.xml
+    html = page(site, f"/patients/{patient}/history?code={quote(LOINC + '|6301-6')}")
+    assert "<svg" in html and html.count("data-tip=") == 1
+    assert "unité différente" not in html and "Afficher en" not in html
+    assert "0,98" in html
+
+
 def test_a_censored_result_is_drawn_as_a_bound_not_a_measured_point(site: Site) -> None:
     """CRP "< 1,0 mg/L": the chart points toward the values it may take, the legend says so."""
     patient = site.patient_id(CENSORED_CRP)
