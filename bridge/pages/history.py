@@ -18,6 +18,7 @@ from typing import Any
 
 from bridge.pages.chart import Chart, ChartPoint, layout
 from bridge.pages.formatting import (
+    coding_label,
     display_unit,
     format_date,
     format_quantity,
@@ -50,6 +51,7 @@ class HistoryRow:
     quantitative: bool  # a quantity (a coded or text result is never plotted)
     report_id: str | None
     lab: str
+    method: str = ""  # the technique: the alerts ask to check it
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,7 @@ def read_series(store: Store, bundle: dict[str, Any]) -> History:
                 quantitative=bool(quantity),
                 report_id=report["id"] if report else None,
                 lab=reference_display(observation.get("performer"), "Organization/"),
+                method=coding_label(observation["method"]) if observation.get("method") else "",
             )
         )
         if plotted and moment is not None and value is not None:

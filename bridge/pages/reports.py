@@ -73,6 +73,7 @@ class ResultRow:
     is_group: bool  # a battery or isolate heading its members
     notes: tuple[str, ...] = ()
     also: tuple[tuple[str, str], ...] = ()  # the same result in the lab's second unit
+    method: str = ""  # the technique (methodCode): the alerts ask the GP to check it
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ def _row(observation: dict[str, Any], depth: int, *, linked: bool = True) -> Res
         code=history_code(observation) if current and linked and not group else None,
         is_group=group,
         notes=_notes(observation),
+        method=coding_label(observation["method"]) if observation.get("method") else "",
         also=tuple(
             (format_value(c), " ; ".join(format_range(r) for r in c.get("referenceRange", ())))
             for c in observation.get("component", ())

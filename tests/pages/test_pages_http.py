@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from html import escape
 from urllib.parse import quote
 
 import pytest
 
 from bridge.api.observability import JsonFormatter
 from bridge.pages import router
+from bridge.pages.formatting import coding_label
+from tests.helpers import EXAMPLES
 from tests.pages.conftest import BLANC, GARNIER, NO_PDF, ROUSSEL, WITH_PDF, Site
 
 LOINC = "http://loinc.org"
@@ -127,6 +131,23 @@ def test_a_number_without_unit_is_charted_without_a_unit_switch(site: Site) -> N
     assert "<svg" in html and html.count("data-tip=") == 1
     assert "unité différente" not in html and "Afficher en" not in html
     assert "0,98" in html
+
+
+def test_the_technique_is_shown_where_the_alerts_ask_to_check_it(site: Site) -> None:
+    """Every methodCode of a report is on its page and on the histories of its results."""
+    for name in ("null-flavors.xml", "urine-culture-antibiogram.xml"):
+        bundle = json.loads((EXAMPLES / name.replace(".xml", ".json")).read_text())
+        methods = {
+            coding_label(e["resource"]["method"])
+            for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "Observation" and "method" in e["resource"]
+        }
+        html = page(site, f"/reports/{site.reports[name]}")
+        for method in methods:
+            assert f"Technique : {escape(method)}" in html, (name, method)
+    patient = site.patient_id("291011305512920")  # null-flavors.xml
+    history = page(site, f"/patients/{patient}/history?code={quote(LOINC + '|14682-9')}")
+    assert history.count("Technique : ") == 1  # the enzymatic creatinine (the Jaffé: withdrawn)
 
 
 def test_a_censored_result_is_drawn_as_a_bound_not_a_measured_point(site: Site) -> None:
