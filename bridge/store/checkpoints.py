@@ -48,7 +48,12 @@ class Checkpointer:
                     self._thread.start()
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:  # closed and removed meanwhile (a store opened briefly)
+            if not self._closed.is_set():
+                logger.warning("SQLite checkpoints stopped: %s", exc)
+            return
         try:
             while not self._closed.is_set():
                 self._wanted.wait()
@@ -58,7 +63,7 @@ class Checkpointer:
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as exc:  # tried again after the next commit
-                    logger.warning("SQLite checkpoint of %s failed: %s", self.path, exc)
+                    logger.warning("SQLite checkpoint failed: %s", exc)
         finally:
             connection.close()
 
