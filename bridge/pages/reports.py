@@ -26,13 +26,15 @@ from bridge.pages.formatting import (
     observation_label,
 )
 from bridge.pages.narrative import safe_narrative
-from bridge.results.reports import observations_of
+from bridge.results.reports import all_matches, observations_of
 from bridge.results.series import CURRENT_STATUSES
-from bridge.store import ResourceDeleted, ResourceNotFound, Store
+from bridge.store import ResourceDeleted, ResourceNotFound, Store, parse_query
 from bridge.terminology.conceptmap import LOINC
 
 __all__ = [
+    "Attachment",
     "ReportView",
+    "attached_pdf",
     "ResultRow",
     "chapters",
     "effective",
@@ -77,6 +79,14 @@ class ResultRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A PDF the report carries besides its own copy (a second-line lab's report)."""
+
+    id: str  # the DocumentReference's id
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReportView:
     id: str
     patient_id: str | None
@@ -92,6 +102,7 @@ class ReportView:
     narrative: Markup | None
     rows: list[ResultRow]
     notes: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 def history_code(observation: dict[str, Any]) -> str | None:
@@ -213,6 +224,48 @@ def pdf_copy(store: Store, report: dict[str, Any]) -> bytes | None:
     return base64.b64decode(data or "") or None
 
 
+def _attached_pdfs(store: Store, report_id: str) -> list[tuple[dict[str, Any], str]]:
+    """(DocumentReference, Binary id) of each PDF attached to the report: documents whose
+    context names it, other than the CR-BIO document itself (it has a masterIdentifier)."""
+    query = parse_query(
+        "DocumentReference",
+        [("related", f"DiagnosticReport/{report_id}"), ("status", "current")],
+    )
+    found = []
+    for stored in all_matches(store, query):
+        document = stored.resource()
+        if "masterIdentifier" in document:
+            continue
+        for content in document.get("content", ()):
+            attachment = content.get("attachment", {})
+            url = str(attachment.get("url", ""))
+            if attachment.get("contentType", "").startswith("application/pdf") and url.startswith(
+                "Binary/"
+            ):
+                found.append((document, url.partition("/")[2]))
+                break
+    return found
+
+
+def attachments(store: Store, report_id: str) -> list[Attachment]:
+    return [
+        Attachment(document["id"], document.get("description") or "Document PDF joint")
+        for document, _ in _attached_pdfs(store, report_id)
+    ]
+
+
+def attached_pdf(store: Store, report_id: str, document_id: str) -> bytes | None:
+    """The bytes of one PDF attached to the report (None: no such attachment of it)."""
+    for document, binary_id in _attached_pdfs(store, report_id):
+        if document["id"] == document_id:
+            try:
+                data = store.read("Binary", binary_id).resource().get("data")
+            except (ResourceNotFound, ResourceDeleted):
+                return None
+            return base64.b64decode(data or "") or None
+    return None
+
+
 def effective(resource: dict[str, Any]) -> str | None:
     """effectiveDateTime, or the start of effectivePeriod."""
     return resource.get("effectiveDateTime") or (resource.get("effectivePeriod") or {}).get("start")
@@ -252,4 +305,5 @@ def report_view(store: Store, report: dict[str, Any]) -> ReportView:
         narrative=safe_narrative((report.get("text") or {}).get("div")),
         rows=result_rows(report, observations),
         notes=notes,
+        attachments=attachments(store, report["id"]),
     )

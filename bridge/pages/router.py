@@ -32,7 +32,7 @@ from bridge.pages.formatting import format_date
 from bridge.pages.history import read_series
 from bridge.pages.patients import PatientView, find_patients, patient_reports, patient_view
 from bridge.pages.printing import STATIC_BASE, to_pdfa
-from bridge.pages.reports import effective, pdf_copy, report_view
+from bridge.pages.reports import attached_pdf, effective, pdf_copy, report_view
 from bridge.results.reports import replacement_of
 from bridge.store import ResourceDeleted, ResourceNotFound
 
@@ -223,6 +223,19 @@ def report_pdf(request: Request, report_id: str, download: bool = False) -> Resp
     if data is None:
         return error_page(request, 404, "Ce compte rendu n'a pas de copie PDF.")
     return _pdf(data, _filename(found), download=download)
+
+
+@router.get("/reports/{report_id}/attachments/{document_id}")
+def report_attachment(
+    request: Request, report_id: str, document_id: str, download: bool = False
+) -> Response:
+    """A PDF the report carries besides its copy (a second-line laboratory's report)."""
+    access.reader(request)
+    found = _report(request, report_id)
+    data = attached_pdf(app_state(request).store, found["id"], document_id)
+    if data is None:
+        return error_page(request, 404, "Ce compte rendu n'a pas ce document joint.")
+    return _pdf(data, f"document-joint-{document_id[:8]}.pdf", download=download)
 
 
 @router.get("/reports/{report_id}/print")

@@ -56,3 +56,26 @@ def test_every_example_report_its_histories_and_its_print(
     for link in sorted(links):
         response = pages.get(link.replace("&amp;", "&"))
         assert response.status_code == 200, link
+
+
+def test_a_second_line_labs_pdf_is_offered_on_the_report(
+    corpus_site: tuple[httpx.Client, dict[str, str]],
+) -> None:
+    """The 2nde-intention documents carry the second-line lab's report as a PDF in a
+    section of their own: the report page links to it, and the link serves that PDF; a
+    document of another report is not served under this one."""
+    pages, reports = corpus_site
+    names = [name for name in reports if "2nde-intention" in name]
+    assert names
+    for name in names:
+        html = pages.get(f"/reports/{reports[name]}").text
+        links = re.findall(r'href="(/reports/[^"/]+/attachments/[^"?]+)"', html)
+        assert links, name
+        for link in links:
+            served = pages.get(link)
+            assert served.status_code == 200, (name, link)
+            assert served.headers["content-type"] == "application/pdf"
+            assert served.content.startswith(b"%PDF")
+    other = next(r for n, r in reports.items() if n not in names)
+    document = links[0].rsplit("/", 1)[1]
+    assert pages.get(f"/reports/{other}/attachments/{document}").status_code == 404
