@@ -14,6 +14,7 @@ it; any other failure is a bug and propagates rather than pass for a clinical an
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -67,7 +68,38 @@ def _quantity(code: str) -> Any:
         # token; UCUM reads it as the unity 1 (§4.6, "curly braces"), as ucumvert does
         # for an annotation beside a unit ("{cells}/uL" is 1/uL)
         return registry.Quantity(1)
+    try:
+        scale = abs(float((1 * quantity).to_base_units().magnitude))
+    except (OverflowError, ArithmeticError) as exc:
+        raise _beyond_scales(code) from exc
+    if not _SMALLEST <= scale <= _LARGEST:
+        raise _beyond_scales(code)
     return quantity
+
+
+# Laboratory units lie far inside these scales (fL is 1e-18 m³, 10*12/L 1e15 per m³);
+# beyond them, factors between two units no longer fit a decimal's 28 digits, and
+# 10*400.g/L would overflow pint's floats (a value converted to 0).
+_SMALLEST, _LARGEST = 1e-24, 1e24
+
+
+def _beyond_scales(code: str) -> ConversionRefused:
+    return ConversionRefused(
+        "unit-unknown", f"unit {code!r} is beyond the scales of laboratory units: not converted"
+    )
+
+
+# UCUM's arbitrary units (§4.3, class "arbitrary"): defined by a reference preparation
+# each, so that none converts to another, nor to a unit of the same shape without it
+_ARBITRARY = re.compile(
+    r"\[(?:IU|arb'U|USP'U|GPL'U|MPL'U|APL'U|beth'U|anti'Xa'U|todd'U|dye'U|smgy'U|bdsk'U|"
+    r"ka'U|knk'U|mclg'U|tb'U|CCID_50|TCID_50|EID_50|PFU|FFU|CFU|IR|BAU|AU|Amb'a'1'U|PNU|Lf|"
+    r"D'ag'U|FEU|ELU|EU)\]"
+)
+
+
+def _arbitrary(code: str) -> list[str]:
+    return sorted(_ARBITRARY.findall(code))
 
 
 def _cannot_convert(code: str) -> ConversionRefused:
@@ -80,7 +112,11 @@ def dimensionality(unit: str) -> str:
 
 
 def same_dimension(a: str, b: str) -> bool:
-    return bool(_quantity(ucum_code(a)).dimensionality == _quantity(ucum_code(b)).dimensionality)
+    """Whether UCUM converts between the two (an arbitrary unit only to itself scaled)."""
+    code_a, code_b = ucum_code(a), ucum_code(b)
+    if _arbitrary(code_a) != _arbitrary(code_b):
+        return False
+    return bool(_quantity(code_a).dimensionality == _quantity(code_b).dimensionality)
 
 
 def ucum_factor(source: str, target: str) -> Decimal:
@@ -99,6 +135,12 @@ def ucum_factor(source: str, target: str) -> Decimal:
 def _factor(units: tuple[str, str]) -> Decimal:
     source, target = units
     a, b = _quantity(ucum_code(source)), _quantity(ucum_code(target))
+    if _arbitrary(ucum_code(source)) != _arbitrary(ucum_code(target)):
+        raise ConversionRefused(
+            "dimension-differs",
+            f"{source} and {target}: an arbitrary unit ([IU], [arb'U]…) converts only to "
+            "itself: no UCUM conversion",
+        )
     if a.dimensionality != b.dimensionality:
         raise ConversionRefused(
             "dimension-differs",

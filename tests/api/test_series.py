@@ -331,3 +331,57 @@ def test_segur_scenarios_with_the_ans_pairs(corpus_api: Api) -> None:
 def test_own_documents_are_where_the_tests_expect_them() -> None:
     names = {p.name for p in EXAMPLES.glob("segur-*.xml")}
     assert len(names) == 8 and (EXAMPLES / "glucose-two-units.xml").is_file()
+
+
+def test_units_beyond_laboratory_scales_or_arbitrary_are_refused_not_converted(
+    loaded: Api,
+) -> None:
+    """10*-28.g/L made a decimal overflow (500), 10*400.g/L converted 0.95 g/L to 0, and
+    g.[IU]/L took 0.95 g/L for 0.95 g.[IU]/L: each is a 422 now; a value-quantity search
+    or a stored result in such a unit is answered, never a 500."""
+    patient = patient_id(loaded, ROUSSEL)
+    [result] = [
+        o
+        for o in matches(get_series(loaded, ROUSSEL, "53049-3", unit="g/L"))
+        if o["valueQuantity"]["code"] == "g/L" and o.get("id")
+    ][:1]
+    for unit in ("10*-28.g/L", "10*400.g/L", "10*-100.g/L", "g.[IU]/L", "g.[arb'U]/L"):
+        answer = loaded.http.get(
+            f"/Observation/{result['id']}/$convert-unit", params={"unit": unit}
+        )
+        assert answer.status_code == 422, (unit, answer.text)
+        series = loaded.http.get(
+            "/Observation/$series",
+            params={"patient": patient, "code": f"{LOINC}|53049-3", "unit": unit},
+        )
+        assert series.status_code == 422, (unit, series.text)
+    for path, params in (
+        ("/Observation", {"value-quantity": "5|http://unitsofmeasure.org|10*400.g/L"}),
+        (
+            "/Observation/$lastn",
+            {
+                "patient": patient,
+                "category": "laboratory",
+                "value-quantity": "5|http://unitsofmeasure.org|10*400.g/L",
+            },
+        ),
+    ):
+        assert loaded.http.get(path, params=params).status_code == 200, path
+    written = loaded.http.put(
+        "/Observation/huge-unit",
+        json={
+            "resourceType": "Observation",
+            "id": "huge-unit",
+            "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": "2345-7"}]},
+            "valueQuantity": {
+                "value": 5,
+                "unit": "10*400.g/L",
+                "system": "http://unitsofmeasure.org",
+                "code": "10*400.g/L",
+            },
+        },
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert written.status_code == 201, written.text
+    assert loaded.http.delete("/Observation/huge-unit").status_code in (200, 204)  # read-only
