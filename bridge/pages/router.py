@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -92,6 +93,8 @@ class PageRoute(APIRoute):
             except access.SignInRequired as exc:
                 query = urlencode({"suite": exc.target})
                 return RedirectResponse(f"/signin?{query}", status_code=303)
+            except RequestValidationError:  # a query parameter of the wrong kind
+                return error_page(request, 400)
             except BridgeError as exc:
                 status = STATUS.get(exc.code, (422, ""))[0]
                 technical = status not in (404, 410) and status < 500  # what was not understood
@@ -264,7 +267,10 @@ def sign_in_form(request: Request, suite: str | None = None) -> Response:
 @router.post("/signin")
 async def sign_in(request: Request) -> Response:
     body = await read_body(request, 8192, ("application/x-www-form-urlencoded",))
-    form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=5)
+    try:
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=5)
+    except ValueError as exc:  # more fields than the form has: not our form
+        raise ApiError("invalid-request", "the sign-in form has two fields") from exc
     key = (form.get("cle") or [""])[0].strip()
     target = access.local_target((form.get("suite") or ["/"])[0])
     auth = app_state(request).auth

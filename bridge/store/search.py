@@ -34,6 +34,7 @@ from bridge.store.indexing import (
 
 __all__ = [
     "MAX_PARAMETERS",
+    "MAX_STRING",
     "MAX_VALUES",
     "Condition",
     "InvalidSearch",
@@ -47,6 +48,7 @@ DEFAULT_COUNT = 20
 MAX_COUNT = 1000
 MAX_PARAMETERS = 20  # query parameters of one search, control parameters (_count…) included
 MAX_VALUES = 20  # comma-separated values of one parameter
+MAX_STRING = 2_000  # characters of a string search value (a name, an address)
 MAX_EXPONENT = 300  # quantities are compared as doubles
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
@@ -246,6 +248,10 @@ def _values(
                 raise InvalidSearch(f"{name}={value}: not a number within ±1e{MAX_EXPONENT}")
             values.append((prefix, amount, system or None, code or None))
         elif kind == "string":
+            if len(value) > MAX_STRING:  # SQLite refuses LIKE patterns over 50,000 bytes
+                raise InvalidSearch(
+                    f"{name}: a string value of {len(value)} characters; at most {MAX_STRING}"
+                )
             values.append(value if modifier == "exact" else normalise_text(value))
     return tuple(values)
 

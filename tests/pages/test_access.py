@@ -75,3 +75,19 @@ def test_sign_in_never_sends_the_browser_to_another_site(locked: httpx.Client) -
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         with httpx.Client(base_url=str(locked.base_url), timeout=30) as browser:
             assert sign_in(browser, READER, target).headers["location"] == "/"
+
+
+def test_a_form_or_a_parameter_of_the_wrong_shape_is_a_400_page(locked: httpx.Client) -> None:
+    """More fields than the sign-in form has, or download=maybe: a French 400 page,
+    never the 500 page."""
+    crowded = locked.post(
+        "/signin",
+        content=f"cle={READER}&suite=/&a=1&b=2&c=3&d=4",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert crowded.status_code == 400 and crowded.headers["content-type"].startswith("text/html")
+    headers = {"Authorization": f"Bearer {READER}"}
+    for value in ("maybe", "", "%00"):
+        answer = locked.get(f"/reports/any-report/pdf?download={value}", headers=headers)
+        assert answer.status_code == 400, (value, answer.status_code)
+        assert "Demande incomplète" in answer.text

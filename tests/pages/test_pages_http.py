@@ -41,6 +41,7 @@ def test_patients_found_by_name_words_or_by_ins_with_spaces(site: Site) -> None:
     assert "ROUSSEL MARIE" in by_ins and "BLANC" not in by_ins
     assert "2 75 01 69 123 456 18" in by_ins  # the NIR in its usual groups
     assert "Aucun patient ne correspond" in page(site, "/?q=zzzz")
+    assert "Demande incomplète" in page(site, "/?q=" + "x" * 50_001, 400)  # not a 500
 
 
 def test_a_patients_reports_newest_first_with_links_to_each_history(site: Site) -> None:
