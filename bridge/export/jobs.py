@@ -82,29 +82,34 @@ class JobStore:
 
     # Kick-off, polls, deletion -------------------------------------------------------
 
-    def create(self, job_id: str, request: str, parameters: bytes, client: str, now: int) -> None:
-        with self.db.transaction() as cursor:
+    def create(
+        self, job_id: str, request: str, parameters: bytes, client: str, now: int, limit: int
+    ) -> bool:
+        """Queue an export unless the client has `limit` accepted or running already
+        (False). Counted and written in one transaction, one kick-off at a time: twenty
+        concurrent kick-offs never all see room for themselves."""
+        with self.db.transaction() as cursor:  # SQLite: BEGIN IMMEDIATE, one writer
+            if self.db.dialect == "postgresql":
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('crbio-bridge export'))")
+            cursor.execute(
+                "SELECT COUNT(*) FROM export_job WHERE client = ? "
+                "AND status IN ('accepted', 'running')",
+                (client,),
+            )
+            if int(cursor.fetchone()[0]) >= limit:
+                return False
             cursor.execute(
                 "INSERT INTO export_job (id, status, request, parameters, client, created_at) "
                 "VALUES (?, 'accepted', ?, ?, ?, ?)",
                 (job_id, request, parameters, client, now),
             )
+            return True
 
     def get(self, job_id: str) -> Job | None:
         with self.db.read() as cursor:
             cursor.execute(f"SELECT {_JOB_COLUMNS} FROM export_job WHERE id = ?", (job_id,))
             row = cursor.fetchone()
         return _job(row) if row else None
-
-    def waiting(self, client: str) -> int:
-        """How many of the client's exports are accepted or running."""
-        with self.db.read() as cursor:
-            cursor.execute(
-                "SELECT COUNT(*) FROM export_job WHERE client = ? "
-                "AND status IN ('accepted', 'running')",
-                (client,),
-            )
-            return int(cursor.fetchone()[0])
 
     def cancel(self, job_id: str, now: int) -> bool:
         with self.db.transaction() as cursor:

@@ -73,14 +73,16 @@ class BulkExports:
                 self.store.read("Patient", patient.removeprefix("Patient/"))
             except ResourceNotFound as exc:  # deleted ones too
                 raise InvalidExportRequest(f"patient {patient} is not on this server") from exc
-        if self.jobs.waiting(client) >= MAX_WAITING:
+        job_id = str(uuid.uuid4())
+        made = self.jobs.create(
+            job_id, request_url, request.to_json(), client, now_micros(), MAX_WAITING
+        )
+        if not made:
             raise TooManyExports(
                 f"{MAX_WAITING} exports of this client are already waiting or running; "
                 "delete one, or try again once one is complete",
                 retry_after=30,
             )
-        job_id = str(uuid.uuid4())
-        self.jobs.create(job_id, request_url, request.to_json(), client, now_micros())
         if self.worker is not None:
             self.worker.wake()
         return job_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -256,6 +257,21 @@ def test_another_replica_runs_answers_and_serves(engine: str, tmp_path: Path) ->
             assert len(client.download(manifest["output"][0], manifest)) > 0
 
 
+def test_twenty_concurrent_kick_offs_queue_five(engine: str, tmp_path: Path) -> None:
+    """The limit of waiting exports per client is counted and written in one transaction:
+    twenty kick-offs at once (no worker to run them) get five 202 and fifteen 429."""
+    with database_url(engine, tmp_path) as url:
+        with instance(url, Settings(offline=True, export_worker=False)) as queued:
+
+            def kick_off(_: int) -> int:
+                with httpx.Client(base_url=queued.base, timeout=60) as http:
+                    return http.get("/$export", headers=ASYNC).status_code
+
+            with ThreadPoolExecutor(max_workers=20) as pool:
+                statuses = sorted(pool.map(kick_off, range(20)))
+            assert statuses == [202] * 5 + [429] * 15
+
+
 def test_delete_cancels_then_polls_answer_404(engine: str, tmp_path: Path) -> None:
     with database_url(engine, tmp_path) as url:
         with instance(url, Settings(offline=True, export_worker=False)) as queued:
@@ -317,7 +333,7 @@ def test_a_job_left_running_by_a_dead_server_is_run_again(store: Store) -> None:
     jobs = JobStore(store.db, retention=10**9)
     request = parse_kickoff("system", [("_type", "Patient")], lenient=False)
     url = "http://old/fhir/$export?_type=Patient"
-    jobs.create("left-behind", url, request.to_json(), ANONYMOUS.name, 0)
+    jobs.create("left-behind", url, request.to_json(), ANONYMOUS.name, 0, limit=5)
     dead = jobs.claim("dead-process", 0, -1, 3)  # claimed long ago, heartbeat never since
     assert dead is not None and dead.status == "running"
     with running_api(store) as api:  # a new server: its worker takes the job over

@@ -31,7 +31,7 @@ def loaded(store: Store, count: int = 3) -> Store:
 
 def queue(jobs: JobStore, job_id: str, pairs: list[tuple[str, str]], level: str = "system") -> Job:
     request = parse_kickoff(level, pairs, lenient=True)  # type: ignore[arg-type]
-    jobs.create(job_id, URL, request.to_json(), "client", now_micros())
+    assert jobs.create(job_id, URL, request.to_json(), "client", now_micros(), limit=5)
     job = jobs.claim("me", now_micros(), 0, 3)
     assert job is not None and job.id == job_id
     return job
@@ -160,7 +160,7 @@ def test_a_cancelled_job_stops_at_its_next_write(store: Store) -> None:
 
 def test_claims_take_stale_jobs_and_fail_the_ones_that_keep_dying(store: Store) -> None:
     jobs = JobStore(store.db, retention=10**9)
-    jobs.create("dies", URL, parse_kickoff("system", [], lenient=False).to_json(), "c", 1)
+    jobs.create("dies", URL, parse_kickoff("system", [], lenient=False).to_json(), "c", 1, 5)
     for attempt in range(1, 4):
         job = jobs.claim(f"process-{attempt}", 100, 50, 3)  # every heartbeat is old
         assert job is not None and job.attempts == attempt and job.owner == f"process-{attempt}"
