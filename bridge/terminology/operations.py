@@ -120,12 +120,38 @@ def _checked(pairs: list[Param]) -> list[Param]:
     return pairs
 
 
+# Parameters the R4/R5 OperationDefinitions give max 1: a repeat is refused rather than
+# one value silently kept (or two codes translated as one question)
+_ONCE = frozenset(
+    {
+        "url", "conceptMap", "conceptMapVersion", "code", "system", "version", "source",
+        "coding", "codeableConcept", "target", "targetsystem", "targetSystem", "reverse",
+        "sourceCode", "sourceCoding", "sourceCodeableConcept", "targetCode", "targetCoding",
+        "targetCodeableConcept", "date", "displayLanguage",
+    }
+)  # fmt: skip
+
+
+def _once(pairs: list[Param], operation: str) -> None:
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in _ONCE and name in seen:
+            raise InvalidRequest(f"${operation}: {name} is given more than once (max 1)")
+        seen.add(name)
+
+
 def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
+    """A boolean parameter: true or false, nothing else."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidRequest(f"a boolean parameter is true or false, not {str(value)[:40]!r}")
 
 
 def parse_translate(pairs: list[Param]) -> TranslateRequest:
     pairs = _checked(pairs)
+    _once(pairs, "translate")
     names = {name for name, _ in pairs}
     r5 = bool(names & _R5_NAMES)
     single = {name: value for name, value in pairs}
@@ -251,7 +277,8 @@ def _value(value: Any) -> dict[str, Any]:
 
 
 def parse_lookup(pairs: list[Param]) -> LookupRequest:
-    single = {name: value for name, value in _checked(pairs)}
+    _once(_checked(pairs), "lookup")
+    single = {name: value for name, value in pairs}
     system, code = single.get("system"), single.get("code")
     for coding_system, coding_code in _coding_pair(single.get("coding")):
         system, code = coding_system or system, coding_code

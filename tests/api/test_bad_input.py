@@ -325,3 +325,27 @@ def test_a_string_search_value_is_bounded(shared: Api) -> None:
     )
     assert kickoff.status_code == 400, kickoff.text
     assert shared.http.get("/Patient", params={"name": "x" * 2_000}).status_code == 200
+
+
+def test_operation_parameters_given_once_are_refused_twice(shared: Api) -> None:
+    """Two codes in one $translate question were translated together, answers mixed; a
+    boolean read 'maybe' as false; $lastn kept one of two max."""
+    for path, params in (
+        (
+            "/ConceptMap/$translate",
+            [("system", "http://loinc.org"), ("code", "40193-5"), ("code", "53049-3")],
+        ),
+        (
+            "/ConceptMap/$translate",
+            [("system", "http://loinc.org"), ("code", "40193-5"), ("reverse", "maybe")],
+        ),
+        (
+            "/CodeSystem/$lookup",
+            [("system", "http://loinc.org"), ("code", "40193-5"), ("code", "53049-3")],
+        ),
+        (
+            "/Observation/$lastn",
+            [("patient", "p"), ("category", "laboratory"), ("max", "1"), ("max", "2")],
+        ),
+    ):
+        refused(shared.http.get(path, params=params), 400, "invalid")

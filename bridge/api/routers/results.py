@@ -106,6 +106,7 @@ async def observation_lastn(
     ] = None,
 ) -> Response:
     state = await authorized(request, "read")
+    _once(request, "max")
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "_format"]
     bundle = await run_in_threadpool(results.lastn, state.store, params, base=base_url(request))
     return FhirResponse(bundle)
