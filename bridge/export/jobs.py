@@ -83,27 +83,41 @@ class JobStore:
     # Kick-off, polls, deletion -------------------------------------------------------
 
     def create(
-        self, job_id: str, request: str, parameters: bytes, client: str, now: int, limit: int
-    ) -> bool:
-        """Queue an export unless the client has `limit` accepted or running already
-        (False). Counted and written in one transaction, one kick-off at a time: twenty
-        concurrent kick-offs never all see room for themselves."""
+        self,
+        job_id: str,
+        request: str,
+        parameters: bytes,
+        client: str,
+        now: int,
+        limit: int,
+        kept_limit: int | None = None,
+    ) -> str | None:
+        """Queue an export; None, or why not: "waiting" when the client has `limit`
+        accepted or running, "kept" when it keeps `kept_limit` completed ones (their
+        files fill the database until they expire or are deleted). Counted and written
+        in one transaction, one kick-off at a time: twenty concurrent kick-offs never
+        all see room for themselves."""
         with self.db.transaction() as cursor:  # SQLite: BEGIN IMMEDIATE, one writer
             if self.db.dialect == "postgresql":
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext('crbio-bridge export'))")
             cursor.execute(
-                "SELECT COUNT(*) FROM export_job WHERE client = ? "
-                "AND status IN ('accepted', 'running')",
-                (client,),
+                "SELECT COALESCE(SUM(CASE WHEN status IN ('accepted', 'running') THEN 1 "
+                "ELSE 0 END), 0), COALESCE(SUM(CASE WHEN status = 'completed' AND "
+                "(expires_at IS NULL OR expires_at >= ?) THEN 1 ELSE 0 END), 0) "
+                "FROM export_job WHERE client = ?",
+                (now, client),
             )
-            if int(cursor.fetchone()[0]) >= limit:
-                return False
+            waiting, kept = (int(n) for n in cursor.fetchone())
+            if waiting >= limit:
+                return "waiting"
+            if kept_limit is not None and kept >= kept_limit:
+                return "kept"
             cursor.execute(
                 "INSERT INTO export_job (id, status, request, parameters, client, created_at) "
                 "VALUES (?, 'accepted', ?, ?, ?, ?)",
                 (job_id, request, parameters, client, now),
             )
-            return True
+            return None
 
     def get(self, job_id: str) -> Job | None:
         with self.db.read() as cursor:

@@ -24,6 +24,7 @@ from bridge.store.records import instant, now_micros
 __all__ = ["BulkExports", "Progress"]
 
 MAX_WAITING = 5  # exports a client may have accepted or running at once
+MAX_KEPT = 20  # completed exports a client may keep (their files stay in the database)
 _SECOND = 1_000_000
 
 
@@ -74,14 +75,20 @@ class BulkExports:
             except ResourceNotFound as exc:  # deleted ones too
                 raise InvalidExportRequest(f"patient {patient} is not on this server") from exc
         job_id = str(uuid.uuid4())
-        made = self.jobs.create(
-            job_id, request_url, request.to_json(), client, now_micros(), MAX_WAITING
+        refused = self.jobs.create(
+            job_id, request_url, request.to_json(), client, now_micros(), MAX_WAITING, MAX_KEPT
         )
-        if not made:
+        if refused == "waiting":
             raise TooManyExports(
                 f"{MAX_WAITING} exports of this client are already waiting or running; "
                 "delete one, or try again once one is complete",
                 retry_after=30,
+            )
+        if refused == "kept":
+            raise TooManyExports(
+                f"this client keeps {MAX_KEPT} completed exports: delete those it has "
+                "downloaded (DELETE on their status URL) before starting another",
+                retry_after=60,
             )
         if self.worker is not None:
             self.worker.wake()

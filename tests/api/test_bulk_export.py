@@ -17,6 +17,7 @@ import pytest
 from bridge.api.auth import ANONYMOUS, hash_key
 from bridge.export.jobs import JobStore
 from bridge.export.request import MAX_TYPE_FILTERS, parse_kickoff
+from bridge.export.service import MAX_KEPT
 from bridge.settings import ApiKey, Settings
 from bridge.store import Store, open_store
 from bridge.store.content import unpack
@@ -270,6 +271,23 @@ def test_twenty_concurrent_kick_offs_queue_five(engine: str, tmp_path: Path) -> 
             with ThreadPoolExecutor(max_workers=20) as pool:
                 statuses = sorted(pool.map(kick_off, range(20)))
             assert statuses == [202] * 5 + [429] * 15
+
+
+def test_a_client_keeps_at_most_twenty_completed_exports(engine: str, tmp_path: Path) -> None:
+    """Each completed export keeps its files in the database until it expires (24 h):
+    the 21st is refused until the client deletes one it has downloaded."""
+    with database_url(engine, tmp_path) as url:
+        with instance(url, Settings(offline=True)) as running:
+            client = BulkClient(running.http)
+            done = []
+            for _ in range(MAX_KEPT):
+                status = client.kick_off(params={"_type": "Patient"})
+                client.poll(status)
+                done.append(status)
+            refused = running.http.get("/$export", params={"_type": "Patient"}, headers=ASYNC)
+            assert refused.status_code == 429 and "keeps 20 completed" in refused.text
+            assert client.delete(done[0]).status_code == 202
+            client.poll(client.kick_off(params={"_type": "Patient"}))
 
 
 def test_delete_cancels_then_polls_answer_404(engine: str, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def loaded(store: Store, count: int = 3) -> Store:
 
 def queue(jobs: JobStore, job_id: str, pairs: list[tuple[str, str]], level: str = "system") -> Job:
     request = parse_kickoff(level, pairs, lenient=True)  # type: ignore[arg-type]
-    assert jobs.create(job_id, URL, request.to_json(), "client", now_micros(), limit=5)
+    assert jobs.create(job_id, URL, request.to_json(), "client", now_micros(), limit=5) is None
     job = jobs.claim("me", now_micros(), 0, 3)
     assert job is not None and job.id == job_id
     return job
