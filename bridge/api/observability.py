@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge.api.outcomes import error_response
@@ -54,6 +54,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+_PAGE_REFUSAL = HTMLResponse(
+    '<!doctype html><html lang="fr"><meta charset="utf-8"><title>Demande incomplète</title>'
+    "<h1>Demande incomplète</h1><p>L'adresse demandée contient un caractère de contrôle : "
+    'elle ne mène à aucune page.</p><p><a href="/">Retour à la liste des patients</a></p>',
+    status_code=400,
+    headers={"Content-Security-Policy": "default-src 'none'", "Cache-Control": "no-store"},
+)
+
+
 class AccessLog:
     """ASGI middleware: one log line and the metrics of each request; an unexpected
     exception becomes a 500 OperationOutcome carrying an error id, logged without data.
@@ -67,7 +76,11 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         if _CONTROL_CHARACTERS.search(scope["path"]):  # "\n" would even match routes' "$"
-            refusal = error_response(400, "invalid", "the path holds a control character")
+            refusal = (
+                error_response(400, "invalid", "the path holds a control character")
+                if scope["path"] == "/fhir" or scope["path"].startswith("/fhir/")
+                else _PAGE_REFUSAL  # a page's address: a page, in French
+            )
             await refusal(scope, receive, send)
             return
         start = time.perf_counter()

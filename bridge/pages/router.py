@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from bridge import results
 from bridge.api.observability import report_unexpected
-from bridge.api.outcomes import STATUS, ApiError, FhirResponse, outcome
+from bridge.api.outcomes import STATUS, ApiError, FhirResponse, allowed_methods, outcome
 from bridge.api.requests import read_body
 from bridge.api.state import app_state
 from bridge.errors import BridgeError
@@ -58,6 +58,7 @@ _MESSAGES = {
     400: ("Demande incomplète", "La page demandée n'a pas pu être comprise."),
     403: ("Accès refusé", "Vos identifiants ne permettent pas de voir cette page."),
     404: ("Page introuvable", "Ce patient, ce compte rendu ou cette page n'existe pas."),
+    405: ("Action impossible", "Cette page se consulte ; elle ne se modifie pas."),
     410: ("Supprimé", "Ce document a été supprimé."),
     500: ("Erreur du serveur", "Une erreur inattendue s'est produite ; elle a été journalisée."),
 }
@@ -303,8 +304,23 @@ async def _no_route(request: Request, exc: Exception) -> Response:
     return error_page(request, 404)
 
 
+async def _wrong_method(request: Request, exc: Exception) -> Response:
+    """A method a page does not take (DELETE /patients/…): a page saying so, with the
+    methods it takes; FHIR JSON under /fhir."""
+    allow = {"Allow": allowed_methods(request)}
+    if request.url.path == "/fhir" or request.url.path.startswith("/fhir/"):
+        detail = str(getattr(exc, "detail", "Method Not Allowed"))
+        return FhirResponse(
+            outcome("error", "not-supported", detail), status_code=405, headers=allow
+        )
+    response = error_page(request, 405)
+    response.headers.update(allow)
+    return response
+
+
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files on the application."""
     app.include_router(router)
     app.mount("/static/pages", StaticFiles(directory=str(_FILES / "static")), name="pages-static")
     app.add_exception_handler(404, _no_route)  # by status: before the FHIR handler
+    app.add_exception_handler(405, _wrong_method)

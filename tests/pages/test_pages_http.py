@@ -276,3 +276,27 @@ def test_a_page_error_is_a_french_page_logged_without_its_path(
     logged = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     assert "unexpected error" in logged and "/patients/{patient_id}" in logged
     assert patient not in logged and "failed on" not in logged
+
+
+def test_bad_addresses_and_methods_on_pages_answer_pages(site: Site) -> None:
+    """A NUL in a page's address, or DELETE on a page: French HTML, not FHIR JSON (which
+    /fhir keeps)."""
+    for path in ("/reports/a%00b", "/patients/a%00b", "/reports/a%00/print"):
+        answer = site.pages.get(path)
+        assert answer.status_code == 400 and answer.headers["content-type"].startswith(
+            "text/html"
+        ), path
+        assert "caractère de contrôle" in answer.text
+    assert (
+        site.pages.get("/fhir/Patient/a%00b")
+        .headers["content-type"]
+        .startswith("application/fhir+json")
+    )
+    patient = site.patient_id(BLANC)
+    for method, path in (("DELETE", f"/patients/{patient}"), ("PUT", "/")):
+        answer = site.pages.request(method, path)
+        assert answer.status_code == 405, (method, path)
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "GET" in answer.headers["allow"]
+    fhir = site.pages.request("PUT", "/fhir/metadata")
+    assert fhir.status_code == 405 and fhir.json()["resourceType"] == "OperationOutcome"
