@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from bridge import __version__
 from bridge.api.auth import Authenticator
 from bridge.api.docs import install_docs
+from bridge.api.head import HeadAsGet
 from bridge.api.observability import AccessLog
 from bridge.api.observability import router as service_router
 from bridge.api.openapi import install_openapi
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     install_handlers(app)
     install_openapi(app, authenticated=settings.has_credentials)
     app.add_middleware(AccessLog)
+    app.add_middleware(HeadAsGet)  # outermost: the access log sees the GET it runs
     app.include_router(service_router)
     app.include_router(operations_router)
     app.include_router(results_router)

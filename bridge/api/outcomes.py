@@ -145,8 +145,12 @@ def allowed_methods(request: Request) -> str:
     from starlette.routing import Match
 
     routes = request.app.router.routes
-    return ", ".join(
+    found = [
         method
         for method in _METHODS
-        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
-    )
+        if method != "HEAD"
+        and any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    if "GET" in found:  # bridge.api.head answers HEAD wherever GET is
+        found.insert(found.index("GET") + 1, "HEAD")
+    return ", ".join(found)

@@ -60,11 +60,11 @@ def test_the_security_scheme_is_declared_when_tokens_are_taken(store: Store) -> 
 @pytest.mark.parametrize(
     ("path", "allowed"),
     [
-        ("/ConceptMap/$translate", "GET, POST"),
-        ("/Patient", "GET, POST"),
-        ("/Patient/x", "GET, PUT, DELETE"),
+        ("/ConceptMap/$translate", "GET, HEAD, POST"),
+        ("/Patient", "GET, HEAD, POST"),
+        ("/Patient/x", "GET, HEAD, PUT, DELETE"),
         ("/Patient/_search", "POST"),
-        ("/metadata", "GET"),
+        ("/metadata", "GET, HEAD"),
     ],
 )
 def test_a_405_lists_every_method_of_the_path(shared: Api, path: str, allowed: str) -> None:

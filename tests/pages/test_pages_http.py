@@ -300,3 +300,12 @@ def test_bad_addresses_and_methods_on_pages_answer_pages(site: Site) -> None:
         assert "GET" in answer.headers["allow"]
     fhir = site.pages.request("PUT", "/fhir/metadata")
     assert fhir.status_code == 405 and fhir.json()["resourceType"] == "OperationOutcome"
+
+
+def test_head_answers_wherever_get_does(site: Site) -> None:
+    for path in ("/", f"/reports/{site.reports['null-flavors.xml']}", "/fhir/metadata"):
+        got, head = site.pages.get(path), site.pages.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"]
+        assert int(head.headers["content-length"]) == len(got.content)
+    assert site.pages.head("/reports/nope").status_code == 404
