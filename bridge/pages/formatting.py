@@ -122,12 +122,13 @@ def format_date(value: Any, *, time: bool = True) -> str:
 
 
 def format_decimal(value: Any) -> str:
-    """A number as the lab wrote it, with a decimal comma.
+    """A number as the lab wrote it, with a decimal comma; from five digits on, its
+    thousands apart (a narrow no-break space, as French reports print 100 000).
 
-    >>> format_decimal(Decimal("0.70"))
-    '0,70'
-    >>> format_decimal(132)
-    '132'
+    >>> format_decimal(Decimal("0.70")), format_decimal(132), format_decimal(7200)
+    ('0,70', '132', '7200')
+    >>> format_decimal(Decimal("100000")) == "100\u202f000"
+    True
     """
     if isinstance(value, bool) or value is None:
         return ""
@@ -135,7 +136,13 @@ def format_decimal(value: Any) -> str:
         text = format(value, "f")
     else:
         text = str(value)
-    return text.replace(".", ",")
+    sign, digits, decimals = _NUMBER.match(text).groups()  # type: ignore[union-attr]
+    if len(digits) >= 5:
+        digits = f"{int(digits):,}".replace(",", "\u202f")
+    return f"{sign}{digits}{decimals.replace('.', ',')}"
+
+
+_NUMBER = re.compile(r"^([+-]?)(\d*)(.*)$", re.DOTALL)
 
 
 _COMPARATORS = {"<": "<", "<=": "≤", ">=": "≥", ">": ">", "ad": ""}
