@@ -36,6 +36,7 @@ from bridge.pages.printing import STATIC_BASE, to_pdfa
 from bridge.pages.reports import attached_pdf, effective, pdf_copy, report_view
 from bridge.results.reports import replacement_of
 from bridge.store import ResourceDeleted, ResourceNotFound
+from bridge.terminology.conceptmap import LOINC
 
 __all__ = ["install", "router"]
 
@@ -162,9 +163,14 @@ def history(
         for key, label in UNIT_SYSTEMS.items()
     ]
     switch.insert(0, ("Unité par défaut", f"?{urlencode({'code': code})}", not unit_system))
+    shown_series = read_series(state.store, bundle)
+    if not shown_series.title:  # no result to name it: the JDV's label, else the code
+        system, _, bare = code.rpartition("|")
+        known = system == LOINC and state.terminology.jdv().analysis_label(bare)
+        shown_series.title = known or f"code {bare}"
     context = {
         "patient": shown,
-        "history": read_series(state.store, bundle),
+        "history": shown_series,
         "code": code,
         "switch": switch,
     }

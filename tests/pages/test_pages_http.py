@@ -309,3 +309,11 @@ def test_head_answers_wherever_get_does(site: Site) -> None:
         assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"]
         assert int(head.headers["content-length"]) == len(got.content)
     assert site.pages.head("/reports/nope").status_code == 404
+
+
+def test_an_empty_history_is_named_by_the_jdv_not_by_its_code(site: Site) -> None:
+    patient = site.patient_id(BLANC)
+    html = page(site, f"/patients/{patient}/history?code={quote(LOINC + '|14749-6')}")
+    assert "Historique : Glucose" in html and "Historique : http" not in html
+    other = page(site, f"/patients/{patient}/history?code={quote('urn:oid:1.2.3|X1')}")
+    assert "Historique : code X1" in other
