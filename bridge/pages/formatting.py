@@ -192,20 +192,37 @@ def format_quantity(quantity: Any) -> str:
 
 
 def format_range(reference: Any) -> str:
-    """A reference range: 3,50 – 6,10 mmol/L, < 5 mg/L, > 60, or its text."""
+    """A reference range: 3,50 – 6,10 mmol/L, < 5 mg/L, > 60, or its text.
+
+    Bounds a lab system exported with a fixed six decimals ("63.000000") are shown as
+    its printed report shows them: trailing zeros past the second decimal left out.
+
+    >>> format_range({"low": {"value": Decimal("63.000000")}, "high": {"value": Decimal("0.0032")}})
+    '63,00 – 0,0032'
+    """
     if not isinstance(reference, dict):
         return ""
     low, high = reference.get("low"), reference.get("high")
     unit = _unit(high or low or {})
     if low and high:
-        text = f"{format_decimal(low.get('value'))} – {format_decimal(high.get('value'))}"
+        text = f"{_bound(low)} – {_bound(high)}"
     elif high:
-        text = f"< {format_decimal(high.get('value'))}"
+        text = f"< {_bound(high)}"
     elif low:
-        text = f"> {format_decimal(low.get('value'))}"
+        text = f"> {_bound(low)}"
     else:
         return str(reference.get("text") or "")
     return f"{text} {unit}".strip()
+
+
+def _bound(quantity: dict[str, Any]) -> str:
+    value = quantity.get("value")
+    if isinstance(value, Decimal) and value.is_finite() and int(value.as_tuple().exponent) < -3:
+        trimmed = value.normalize()  # 63.000000 → 63, 0.003200 → 0.0032
+        if int(trimmed.as_tuple().exponent) > -2:
+            trimmed = value.quantize(Decimal("0.01"))  # two decimals kept: 63.00
+        value = trimmed
+    return format_decimal(value)
 
 
 def coding_label(concept: Any) -> str:
