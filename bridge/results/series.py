@@ -159,9 +159,14 @@ def _analysis(asked: list[Code], jdv: JdvIndex) -> _Analysis:
     codes: set[Code] = set(asked)
     for system, code in asked:
         if system in (LOINC, ...):
-            for match in (*jdv.translate(LOINC, code), *jdv.translate(LOINC, code, reverse=True)):
-                codes.add((match.system, match.code))
+            codes |= _linked(code, jdv)
     return _Analysis(asked[0], codes)
+
+
+def _linked(code: str, jdv: JdvIndex) -> set[Code]:
+    """The LOINC codes the JDV links to `code`, either way (14749-6 ⇔ 2345-7)."""
+    matches = (*jdv.translate(LOINC, code), *jdv.translate(LOINC, code, reverse=True))
+    return {(match.system, match.code) for match in matches}
 
 
 def _current_results(
@@ -251,8 +256,7 @@ def _analysis_of(result: dict[str, Any], jdv: JdvIndex) -> tuple[Any, str | None
     system, code = primary_code(result)
     codes = {(system or "", code or "")}
     if system == LOINC and code:
-        for match in (*jdv.translate(LOINC, code), *jdv.translate(LOINC, code, reverse=True)):
-            codes.add((match.system, match.code))
+        codes |= _linked(code, jdv)
     return min(codes)
 
 
