@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bridge.api.outcomes import error_response
+from bridge.api.outcomes import error_response, is_fhir_path
 from bridge.api.state import app_state
 
 __all__ = ["METRICS_TYPE", "AccessLog", "JsonFormatter", "report_unexpected", "router"]
@@ -78,7 +78,7 @@ class AccessLog:
         if _CONTROL_CHARACTERS.search(scope["path"]):  # "\n" would even match routes' "$"
             refusal = (
                 error_response(400, "invalid", "the path holds a control character")
-                if scope["path"] == "/fhir" or scope["path"].startswith("/fhir/")
+                if is_fhir_path(scope["path"])
                 else _PAGE_REFUSAL  # a page's address: a page, in French
             )
             await refusal(scope, receive, send)

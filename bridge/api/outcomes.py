@@ -25,6 +25,7 @@ __all__ = [
     "FhirResponse",
     "error_response",
     "install_handlers",
+    "is_fhir_path",
     "outcome",
 ]
 
@@ -60,6 +61,12 @@ STATUS: dict[str, tuple[int, str]] = {
     "query-cancelled": (499, "transient"),  # nginx's "client closed request": nobody reads it
     "keys-unavailable": (503, "transient"),
 }
+
+
+def is_fhir_path(path: str) -> bool:
+    """Whether an address is the FHIR API's (errors as OperationOutcomes) rather than a
+    page's (errors as French pages)."""
+    return path == "/fhir" or path.startswith("/fhir/")
 
 
 class ApiError(BridgeError):

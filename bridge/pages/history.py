@@ -30,7 +30,9 @@ from bridge.pages.formatting import (
 from bridge.pages.reports import effective, reference_display
 from bridge.results.reports import ReportIndex
 from bridge.store import Store
+from bridge.terminology import JdvIndex
 from bridge.terminology.comparison import VERDICT_SYSTEM, VERDICTS
+from bridge.terminology.conceptmap import LOINC
 from bridge.terminology.conversion import ORIGINAL_DATA, VIEW_SYSTEM
 
 __all__ = ["Alert", "History", "HistoryRow", "read_series"]
@@ -118,10 +120,13 @@ def _stored_id(observation: dict[str, Any]) -> str:
 
 
 def _unit_of(quantity: dict[str, Any]) -> str | None:
-    """A quantity's UCUM code; "" for a number without unit (an INR), None without value."""
+    """A quantity's UCUM code; "" for a number without unit (an INR), None without value
+    or with a unit that is not UCUM."""
     if quantity.get("value") is None:
         return None
-    return str(quantity.get("code") or "") if not quantity.get("unit") else quantity.get("code")
+    if not quantity.get("unit") and not quantity.get("code"):
+        return ""
+    return quantity.get("code")
 
 
 def _chart_unit(observations: list[dict[str, Any]]) -> str | None:
@@ -174,8 +179,8 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def read_series(store: Store, bundle: dict[str, Any]) -> History:
-    """The history page's content from a `$series` Bundle."""
+def read_series(store: Store, bundle: dict[str, Any], code: str, jdv: JdvIndex) -> History:
+    """The history page's content from the `$series` Bundle of `code` (system|code)."""
     observations = [
         e["resource"] for e in bundle.get("entry", ()) if e["search"]["mode"] == "match"
     ]
@@ -213,7 +218,7 @@ def read_series(store: Store, bundle: dict[str, Any]) -> History:
                 quantitative=bool(quantity),
                 report_id=report["id"] if report else None,
                 lab=reference_display(observation.get("performer"), "Organization/"),
-                method=coding_label(observation["method"]) if observation.get("method") else "",
+                method=coding_label(observation.get("method")),
             )
         )
         if plotted and moment is not None and value is not None:
@@ -250,9 +255,15 @@ def read_series(store: Store, bundle: dict[str, Any]) -> History:
     )
     unit_label = display_unit(str(unit_label or ""))
     return History(
-        title=observation_label(observations[-1]) if observations else "",
+        title=observation_label(observations[-1]) if observations else _untitled(code, jdv),
         unit=unit_label,
         chart=layout(points, unit_label, pairs) if points else None,
         rows=rows,
         alerts=_alerts(issues, [r.date for r in rows]),
     )
+
+
+def _untitled(code: str, jdv: JdvIndex) -> str:
+    """A history without result to name it: the JDV's label of the code, else the code."""
+    system, _, bare = code.rpartition("|")
+    return (system == LOINC and jdv.analysis_label(bare)) or f"code {bare}"

@@ -135,7 +135,7 @@ def _row(observation: dict[str, Any], depth: int, *, linked: bool = True) -> Res
         code=history_code(observation) if current and linked and not group else None,
         is_group=group,
         notes=_notes(observation),
-        method=coding_label(observation["method"]) if observation.get("method") else "",
+        method=coding_label(observation.get("method")),
         also=tuple(
             (format_value(c), " ; ".join(format_range(r) for r in c.get("referenceRange", ())))
             for c in observation.get("component", ())
@@ -215,12 +215,17 @@ def pdf_copy(store: Store, report: dict[str, Any]) -> bytes | None:
     form = _pdf_form(report)
     if form is None:
         return None
-    data = form.get("data")
-    if not data:
-        try:
-            data = store.read("Binary", form["url"].partition("/")[2]).resource().get("data")
-        except (ResourceNotFound, ResourceDeleted):
-            return None
+    if form.get("data"):
+        return base64.b64decode(form["data"]) or None
+    return _binary(store, form["url"].partition("/")[2])
+
+
+def _binary(store: Store, binary_id: str) -> bytes | None:
+    """A stored Binary's bytes (None when it is gone or empty)."""
+    try:
+        data = store.read("Binary", binary_id).resource().get("data")
+    except (ResourceNotFound, ResourceDeleted):
+        return None
     return base64.b64decode(data or "") or None
 
 
@@ -258,11 +263,7 @@ def attached_pdf(store: Store, report_id: str, document_id: str) -> bytes | None
     """The bytes of one PDF attached to the report (None: no such attachment of it)."""
     for document, binary_id in _attached_pdfs(store, report_id):
         if document["id"] == document_id:
-            try:
-                data = store.read("Binary", binary_id).resource().get("data")
-            except (ResourceNotFound, ResourceDeleted):
-                return None
-            return base64.b64decode(data or "") or None
+            return _binary(store, binary_id)
     return None
 
 

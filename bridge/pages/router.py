@@ -24,7 +24,14 @@ from starlette.templating import Jinja2Templates
 
 from bridge import results
 from bridge.api.observability import report_unexpected
-from bridge.api.outcomes import STATUS, ApiError, FhirResponse, allowed_methods, outcome
+from bridge.api.outcomes import (
+    STATUS,
+    ApiError,
+    FhirResponse,
+    allowed_methods,
+    is_fhir_path,
+    outcome,
+)
 from bridge.api.requests import read_body
 from bridge.api.state import app_state
 from bridge.errors import BridgeError
@@ -36,7 +43,6 @@ from bridge.pages.printing import STATIC_BASE, to_pdfa
 from bridge.pages.reports import attached_pdf, effective, pdf_copy, report_view
 from bridge.results.reports import replacement_of
 from bridge.store import ResourceDeleted, ResourceNotFound
-from bridge.terminology.conceptmap import LOINC
 
 __all__ = ["install", "router"]
 
@@ -163,14 +169,9 @@ def history(
         for key, label in UNIT_SYSTEMS.items()
     ]
     switch.insert(0, ("Unité par défaut", f"?{urlencode({'code': code})}", not unit_system))
-    shown_series = read_series(state.store, bundle)
-    if not shown_series.title:  # no result to name it: the JDV's label, else the code
-        system, _, bare = code.rpartition("|")
-        known = system == LOINC and state.terminology.jdv().analysis_label(bare)
-        shown_series.title = known or f"code {bare}"
     context = {
         "patient": shown,
-        "history": shown_series,
+        "history": read_series(state.store, bundle, code, state.terminology.jdv()),
         "code": code,
         "switch": switch,
     }
@@ -304,7 +305,7 @@ def sign_out(request: Request) -> Response:
 
 async def _no_route(request: Request, exc: Exception) -> Response:
     """An address no route knows: a page saying so, FHIR JSON under /fhir."""
-    if request.url.path == "/fhir" or request.url.path.startswith("/fhir/"):
+    if is_fhir_path(request.url.path):
         detail = getattr(exc, "detail", "Not Found")
         return FhirResponse(outcome("error", "not-found", str(detail)), status_code=404)
     return error_page(request, 404)
@@ -314,7 +315,7 @@ async def _wrong_method(request: Request, exc: Exception) -> Response:
     """A method a page does not take (DELETE /patients/…): a page saying so, with the
     methods it takes; FHIR JSON under /fhir."""
     allow = {"Allow": allowed_methods(request)}
-    if request.url.path == "/fhir" or request.url.path.startswith("/fhir/"):
+    if is_fhir_path(request.url.path):
         detail = str(getattr(exc, "detail", "Method Not Allowed"))
         return FhirResponse(
             outcome("error", "not-supported", detail), status_code=405, headers=allow
